@@ -1,0 +1,73 @@
+package lualib
+
+import (
+	"errors"
+	"log/slog"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// StateOptions configure a prepared state. One state serves one request at a
+// time; the functions package pools them per snapshot.
+type StateOptions struct {
+	// WorkerPID is what ngx.worker.pid() returns in this state (distinct per state).
+	WorkerPID int
+	// WorkerID / WorkerCount for ngx.worker.id()/count().
+	WorkerID, WorkerCount int
+	// NodeID and Hostname for kong.node.*.
+	NodeID, Hostname string
+	// Version is the Kong-compatible version string for kong.version ("3.9.1").
+	Version string
+	// Shared holds ngx.shared dicts; it outlives snapshots (gateway.Runtime owns it).
+	Shared *SharedDicts
+	// Configuration is the (already redacted) kong.configuration table source.
+	Configuration map[string]any
+	// LogLevel: kong.log lines below it are dropped without formatting.
+	LogLevel Level
+	// Logger receives kong.log/ngx.log lines when the Exchange is nil (e.g. tests).
+	Logger *slog.Logger
+	// Trusted reports whether an IP is in trusted_ips (kong.ip.is_trusted).
+	Trusted func(ip string) bool
+	// CallStackSize and RegistryMaxSize bound the state (DECISIONS row 10).
+	CallStackSize, RegistrySize, RegistryMaxSize int
+}
+
+// NewState returns a state with the Lua base libraries Kong's sandbox needs
+// opened, and kong, ngx, cjson, bit, the resty modules and LuaJIT extras
+// registered. Globals of the state form the "real" _G; sandboxes are built on
+// top of it by the functions package with SandboxBase.
+func NewState(opts StateOptions) *lua.LState {
+	panic("TODO: lualib core")
+}
+
+// Bind attaches a request to a state before any phase runs for it. It must
+// not allocate Lua tables per request beyond what the request itself creates
+// (kong.ctx.shared and ngx.ctx are created lazily on first access).
+func Bind(L *lua.LState, ex Exchange) { panic("TODO: lualib core") }
+
+// Unbind detaches the request: clears kong.ctx.*, ngx.ctx and every other
+// per-request value so the state can serve the next request.
+func Unbind(L *lua.LState) { panic("TODO: lualib core") }
+
+// SetPlugin tells the PDK which plugin instance runs next (for kong.ctx.plugin,
+// which is per plugin instance, and for the [plugin] tag of kong.log lines).
+func SetPlugin(L *lua.LState, name, instanceID string) { panic("TODO: lualib core") }
+
+// SetPhase is called by the runner before each phase (phase checks read it).
+func SetPhase(L *lua.LState, p Phase) { panic("TODO: lualib core") }
+
+// ErrExit is the Go-side identity of the early-exit sentinel raised by
+// kong.response.exit, kong.response.error and ngx.exit. The answer itself is
+// recorded on the Exchange (Exit) before the sentinel is raised; the runner
+// recognises the sentinel with IsExit and stops the phase. pcall/xpcall in
+// Lua re-raise it so user code cannot swallow an exit.
+var ErrExit = errors.New("lualib: early exit")
+
+// IsExit reports whether err (as returned by L.PCall) is the exit sentinel.
+func IsExit(err error) bool { panic("TODO: lualib core") }
+
+// SharedDicts is the store behind ngx.shared.DICT (TTL'd key/value dicts,
+// safe for concurrent use by all states). Created once per process.
+type SharedDicts struct {
+	impl any // owned by the lualib modules work
+}
