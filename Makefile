@@ -1,0 +1,57 @@
+# luagate — see README.md. `make run` serves the example kong.yml; `make test` is what CI runs.
+GO        ?= go
+BIN       ?= bin
+FUZZTIME  ?= 30s
+PKGS      := ./...
+
+.PHONY: all build run test unit lint race bench bench-go fuzz fuzz-long clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN)/luagate ./cmd/luagate
+	$(GO) build -o $(BIN)/echo-upstream ./cmd/echo-upstream
+
+# Serve the example kong.yml on :8000 (admin 127.0.0.1:8001, status 127.0.0.1:8007),
+# with the demo upstream it proxies to on 127.0.0.1:9000. Ctrl-C stops both.
+run: build
+	@$(BIN)/echo-upstream -listen 127.0.0.1:9000 & up=$$!; \
+	trap 'kill $$up 2>/dev/null' EXIT INT TERM; \
+	$(BIN)/luagate start -c kong.yml
+
+# What CI runs: static checks, then every test (fuzz seeds included).
+test: lint unit
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+race:
+	$(GO) test -race -short $(PKGS)
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' | grep -v '^bench/results/')); \
+	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) tool staticcheck $(PKGS)
+
+# The side-by-side benchmark against nginx + Lua (see bench/README.md; needs `make bench-deps`).
+bench: build bench-e2e
+
+# Go micro-benchmarks (router, PDK, pool, proxy) with allocations.
+bench-go:
+	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./declarative
+	$(GO) test -run='^$$' -fuzz='^FuzzMatch$$' -fuzztime=$(FUZZTIME) ./gateway/router
+	$(GO) test -run='^$$' -fuzz='^FuzzNormalizePath$$' -fuzztime=$(FUZZTIME) ./gateway/router
+	$(GO) test -run='^$$' -fuzz='^FuzzPDK$$' -fuzztime=$(FUZZTIME) ./lualib
+	$(GO) test -run='^$$' -fuzz='^FuzzCJSONDecode$$' -fuzztime=$(FUZZTIME) ./lualib
+
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=10m
+
+clean:
+	rm -rf $(BIN)
+
+-include bench.mk
