@@ -1,0 +1,391 @@
+// Package router matches HTTP requests to Kong routes with the semantics and
+// priority order of Kong's traditional_compatible router flavor.
+//
+// A Router is compiled once from the routes of a declarative config and is
+// immutable afterwards, so any number of goroutines may call Match on it.
+package router
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"sort"
+	"strconv"
+	"strings"
+
+	"luagate/declarative"
+)
+
+// Headers gives the matcher every value of a request header.
+// *fasthttp.RequestHeader satisfies it. Keys are passed lowercase with '-'
+// (and, for names written with '_', a second lookup uses '_'); the
+// implementation must look names up case-insensitively.
+type Headers interface {
+	PeekAll(key string) [][]byte
+}
+
+// Request holds the routing inputs of one HTTP request.
+type Request struct {
+	Method       string
+	Host         string // raw Host header, including any ":port"
+	Path         string // normalized with NormalizePath
+	Scheme       string // "http" or "https" (after trusted X-Forwarded-Proto)
+	SNI          string // TLS server name; ignored unless Scheme is "https"
+	ListenerPort int    // port of the listener; used when Host has no port
+	Headers      Headers
+}
+
+// Match is the result of a successful match. Reuse one Match per request
+// goroutine: Match overwrites every field and reuses the Captures backing
+// array.
+type Match struct {
+	Route   *declarative.Route
+	Service *declarative.Service // nil for a serviceless route (proxy answers 503)
+	// Prefix is the matched text P of the route path (the prefix itself or
+	// the whole regex match) when strip_path applies, else "".
+	Prefix string
+	// Strip is true when strip_path is on and the route matched on a path,
+	// i.e. Prefix is removed from the upstream path.
+	Strip bool
+	// MatchedPath is true when the route matched on one of its paths.
+	MatchedPath bool
+	// Captures holds the regex captures when the matched path is a regex with
+	// at least one group: index 0 is the whole match, then each group in
+	// order ("" for a group that did not participate). nil otherwise.
+	Captures []string
+	// Named maps named groups to their captured text (nil when none).
+	Named map[string]string
+	// NeedsHTTPS is true when the route only accepts TLS protocols and the
+	// request came over plain http: the proxy answers 426 or redirects
+	// according to Route.HTTPSRedirectStatusCode.
+	NeedsHTTPS bool
+}
+
+// UpstreamPath returns the upstream path for this match (before the query),
+// given the normalized request path. traditional_compatible ignores
+// path_handling, so the v0 join is used.
+func (m *Match) UpstreamPath(normalizedReqPath string) string {
+	var base string
+	if m.Service != nil {
+		base = m.Service.Path
+	}
+	return UpstreamPath(base, normalizedReqPath, m.Prefix, m.Strip, "v0")
+}
+
+// Router is a compiled, immutable route table.
+type Router struct {
+	matchers []matcher // sorted by descending (priority, id): index = rank
+	idx      hostIndex
+	nRoutes  int
+}
+
+// Len reports the number of routes in the router (before splitting).
+func (r *Router) Len() int { return r.nRoutes }
+
+type hostKind uint8
+
+const (
+	hostExact  hostKind = iota
+	hostSuffix          // "*.example.com": value ".example.com"
+	hostPrefix          // "example.*": value "example."
+)
+
+type hostPred struct {
+	kind  hostKind
+	value string // lowercase
+	port  int    // 0: any port
+}
+
+func (h *hostPred) match(host string, port int) bool {
+	if h.port != 0 && h.port != port {
+		return false
+	}
+	switch h.kind {
+	case hostSuffix:
+		return strings.HasSuffix(host, h.value)
+	case hostPrefix:
+		return strings.HasPrefix(host, h.value)
+	default:
+		return host == h.value
+	}
+}
+
+type pathPred struct {
+	prefix string         // prefix path (re == nil)
+	re     *regexp.Regexp // anchored regex ("^" + pattern)
+	lit    string         // literal text every match starts with (index key)
+}
+
+type headerPred struct {
+	dash  string // lowercase name with '_' replaced by '-'
+	under string // lowercase name with '-' replaced by '_' ("" when equal to dash)
+	eq    []string
+	res   []*regexp.Regexp
+}
+
+type matcher struct {
+	route   *declarative.Route
+	service *declarative.Service
+	id      string // lowercase id (derived id for a split route)
+	prio    uint64
+	order   int // position in the input, for a deterministic order of duplicates
+
+	methods    []string
+	hosts      []hostPred
+	paths      []pathPred
+	headers    []headerPred
+	snis       []hostPred
+	allowPlain bool
+	allowTLS   bool
+	strip      bool
+}
+
+// New compiles routes into a Router. Routes of disabled services and stream
+// routes (tcp, tls, tls_passthrough, udp) are left out. An invalid regex in a
+// path or header is an error naming the route.
+func New(routes []*declarative.Route) (*Router, error) {
+	r := &Router{}
+	for i, rt := range routes {
+		if rt == nil {
+			continue
+		}
+		if rt.Service != nil && !rt.Service.Enabled {
+			continue
+		}
+		if isStreamRoute(rt) {
+			continue
+		}
+		ms, err := compileRoute(rt, i)
+		if err != nil {
+			return nil, err
+		}
+		r.nRoutes++
+		r.matchers = append(r.matchers, ms...)
+	}
+	sort.SliceStable(r.matchers, func(a, b int) bool {
+		ma, mb := &r.matchers[a], &r.matchers[b]
+		if ma.prio != mb.prio {
+			return ma.prio > mb.prio
+		}
+		if ma.id != mb.id {
+			return ma.id > mb.id
+		}
+		return ma.order < mb.order
+	})
+	r.idx = buildIndex(r.matchers)
+	return r, nil
+}
+
+func isStreamRoute(rt *declarative.Route) bool {
+	if len(rt.Protocols) == 0 {
+		return false
+	}
+	switch rt.Protocols[0] {
+	case "tcp", "tls", "tls_passthrough", "udp":
+		return true
+	}
+	return false
+}
+
+func routeName(rt *declarative.Route) string {
+	switch {
+	case rt.Path0 != "":
+		return rt.Path0
+	case rt.Name != "":
+		return "route " + strconv.Quote(rt.Name)
+	default:
+		return "route " + strconv.Quote(rt.ID)
+	}
+}
+
+// splitHostPort splits "host:port" at the first ':' like Kong: the remainder
+// must be all digits to count as a port, otherwise the whole string is the
+// host. A port too large to be real is returned as -1 (never matches).
+func splitHostPort(s string) (string, int, bool) {
+	i := strings.IndexByte(s, ':')
+	if i < 0 {
+		return s, 0, false
+	}
+	ps := s[i+1:]
+	if ps == "" {
+		return s, 0, false
+	}
+	port := 0
+	for j := 0; j < len(ps); j++ {
+		c := ps[j]
+		if c < '0' || c > '9' {
+			return s, 0, false
+		}
+		if port <= 1<<20 {
+			port = port*10 + int(c-'0')
+		}
+	}
+	if port > 1<<20 {
+		port = -1
+	}
+	return s[:i], port, true
+}
+
+func compileHost(h string) hostPred {
+	host, port, _ := splitHostPort(h)
+	host = strings.ToLower(host)
+	switch {
+	case strings.HasPrefix(host, "*"):
+		return hostPred{kind: hostSuffix, value: host[1:], port: port}
+	case strings.HasSuffix(host, "*"):
+		return hostPred{kind: hostPrefix, value: host[:len(host)-1], port: port}
+	}
+	return hostPred{kind: hostExact, value: host, port: port}
+}
+
+func compileSNI(s string) hostPred {
+	s = strings.ToLower(s)
+	if len(s) > 1 && strings.HasSuffix(s, ".") {
+		s = s[:len(s)-1]
+	}
+	switch {
+	case strings.HasPrefix(s, "*"):
+		return hostPred{kind: hostSuffix, value: s[1:]}
+	case strings.HasSuffix(s, "*"):
+		return hostPred{kind: hostPrefix, value: s[:len(s)-1]}
+	}
+	return hostPred{kind: hostExact, value: s}
+}
+
+// compilePathRegex compiles a "~..." route path the way Kong does: the "~"
+// is dropped and the pattern is anchored at the start with "^".
+func compilePathRegex(p string) (*regexp.Regexp, string, error) {
+	pat := "^" + p[1:]
+	re, err := regexp.Compile(pat)
+	if err != nil {
+		return nil, "", err
+	}
+	return re, regexLiteralPrefix(pat), nil
+}
+
+// regexLiteralPrefix returns literal text that every match of the anchored
+// pattern starts with ("" when it cannot tell). It is only an index key, so
+// it errs on the short side.
+func regexLiteralPrefix(pat string) string {
+	t, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	t = t.Simplify()
+	if t.Op != syntax.OpConcat || len(t.Sub) == 0 || t.Sub[0].Op != syntax.OpBeginText {
+		return ""
+	}
+	var b strings.Builder
+	var walk func(subs []*syntax.Regexp) bool // false: stop
+	walk = func(subs []*syntax.Regexp) bool {
+		for _, s := range subs {
+			switch s.Op {
+			case syntax.OpBeginText, syntax.OpEmptyMatch:
+			case syntax.OpLiteral:
+				if s.Flags&syntax.FoldCase != 0 {
+					return false
+				}
+				b.WriteString(string(s.Rune))
+			case syntax.OpCapture:
+				if !walk(s.Sub) {
+					return false
+				}
+			case syntax.OpConcat:
+				if !walk(s.Sub) {
+					return false
+				}
+			default:
+				return false
+			}
+		}
+		return true
+	}
+	walk(t.Sub[1:])
+	return b.String()
+}
+
+func compileRoute(rt *declarative.Route, order int) ([]matcher, error) {
+	name := routeName(rt)
+	base := matcher{
+		route:   rt,
+		service: rt.Service,
+		id:      strings.ToLower(rt.ID),
+		order:   order,
+		methods: rt.Methods,
+		strip:   rt.StripPath,
+	}
+	plainHostOnly := len(rt.Hosts) > 0
+	for _, h := range rt.Hosts {
+		if strings.Contains(h, "*") {
+			plainHostOnly = false
+		}
+		base.hosts = append(base.hosts, compileHost(h))
+	}
+	for _, s := range rt.SNIs {
+		base.snis = append(base.snis, compileSNI(s))
+	}
+	names := make([]string, 0, len(rt.Headers))
+	for n, vals := range rt.Headers {
+		if len(vals) > 0 {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		ln := strings.ToLower(n)
+		hp := headerPred{dash: strings.ReplaceAll(ln, "_", "-")}
+		if u := strings.ReplaceAll(ln, "-", "_"); u != hp.dash {
+			hp.under = u
+		}
+		for _, v := range rt.Headers[n] {
+			if strings.HasPrefix(v, "~*") {
+				re, err := regexp.Compile("(?i)" + v[2:])
+				if err != nil {
+					return nil, fmt.Errorf("%s: headers.%s: invalid regex %q: %w", name, n, v[2:], err)
+				}
+				hp.res = append(hp.res, re)
+			} else {
+				hp.eq = append(hp.eq, strings.ToLower(v))
+			}
+		}
+		base.headers = append(base.headers, hp)
+	}
+	if len(rt.Protocols) == 0 {
+		base.allowPlain, base.allowTLS = true, true
+	}
+	for _, p := range rt.Protocols {
+		switch p {
+		case "http", "grpc":
+			base.allowPlain = true
+		case "https", "grpcs":
+			base.allowTLS = true
+		}
+	}
+
+	groups := groupPaths(rt.Paths)
+	if len(groups) == 0 {
+		base.prio = priority(len(rt.Methods), len(rt.Hosts), len(base.headers), len(rt.SNIs), 0, plainHostOnly, false, 0, 0)
+		return []matcher{base}, nil
+	}
+	out := make([]matcher, 0, len(groups))
+	for gi, g := range groups {
+		m := base
+		if len(groups) > 1 {
+			m.id = uuid5(splitNamespace, rt.ID+"#"+strconv.Itoa(gi+1))
+		}
+		for _, p := range g.paths {
+			if g.regex {
+				re, lit, err := compilePathRegex(p)
+				if err != nil {
+					return nil, fmt.Errorf("%s: paths: invalid regex %q: %w", name, p, err)
+				}
+				m.paths = append(m.paths, pathPred{re: re, lit: lit})
+			} else {
+				m.paths = append(m.paths, pathPred{prefix: p, lit: p})
+			}
+		}
+		m.prio = priority(len(rt.Methods), len(rt.Hosts), len(base.headers), len(rt.SNIs), len(g.paths), plainHostOnly, g.regex, rt.RegexPriority, g.length)
+		out = append(out, m)
+	}
+	return out, nil
+}
