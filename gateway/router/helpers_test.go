@@ -76,8 +76,8 @@ func withMethod(m string) reqOpt { return func(r *Request) { r.Method = m } }
 func withTLS(sni string) reqOpt {
 	return func(r *Request) { r.Scheme, r.SNI, r.ListenerPort = "https", sni, 8443 }
 }
-func withHeaders(h hdr) reqOpt  { return func(r *Request) { r.Headers = h } }
-func withListener(p int) reqOpt { return func(r *Request) { r.ListenerPort = p } }
+func withHeaders(h Headers) reqOpt { return func(r *Request) { r.Headers = h } }
+func withListener(p int) reqOpt    { return func(r *Request) { r.ListenerPort = p } }
 func req(host, path string, o ...reqOpt) Request {
 	r := get(host, path)
 	for _, f := range o {
