@@ -1,0 +1,128 @@
+package functions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+
+	"luagate/lualib"
+)
+
+// errSetClosed is returned when a request asks a retired set for a state.
+var errSetClosed = errors.New("functions: the Lua function set is closed")
+
+// state is one prepared Lua state with this set's functions instantiated
+// in it (lazily, on first use).
+type state struct {
+	L       *lua.LState
+	lease   Lease           // the one lease of this state, reused per request
+	slots   []slot          // per function of the set
+	confs   []*lua.LTable   // per plugin instance: its config as a Lua table
+	sandbox *sandbox        // builds each chunk's private environment
+	max     time.Duration   // lua_max_execution_time
+	ctx     context.Context // set on L once; cancelled only by the watchdog
+	cancel  context.CancelFunc
+	timer   *time.Timer // the watchdog: armed around every call
+	broken  bool        // discard instead of pooling (timeout, limit breach)
+}
+
+// slot is one function of the set as instantiated in one state (spec 1.4).
+type slot struct {
+	fn      *lua.LFunction // what runs: the chunk, or the function it returned
+	ran     bool           // the first run happened (even if it exited early)
+	closure bool           // fn is the returned function: call it with conf
+}
+
+// newState prepares a state: the PDK, a watchdog context and the sandbox.
+func (s *Set) newState() (st *state, err error) {
+	s.mu.Lock()
+	pid := s.settings.State.WorkerPID + s.created
+	s.created++
+	s.mu.Unlock()
+
+	opts := s.settings.State
+	opts.WorkerPID = pid
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("functions: preparing a Lua state: %v", r)
+		}
+	}()
+	L := s.vm.newState(opts)
+	// The context is created once per state and cancelled only when the
+	// watchdog fires: gopher-lua then checks a never-ready channel per
+	// instruction (measured in BenchmarkWatchdog), instead of creating a
+	// timeout context per call.
+	ctx, cancel := context.WithCancel(context.Background())
+	L.SetContext(ctx)
+	st = &state{
+		L:       L,
+		slots:   make([]slot, s.nslots),
+		confs:   make([]*lua.LTable, s.nconfs),
+		sandbox: newSandbox(L, s.settings.UntrustedLua, s.settings.SandboxRequires, s.settings.SandboxEnvironment),
+		max:     s.settings.MaxExecutionTime,
+		ctx:     ctx,
+		cancel:  cancel,
+		timer:   time.AfterFunc(time.Hour, cancel),
+	}
+	st.timer.Stop()
+	st.lease = Lease{set: s, st: st}
+	return st, nil
+}
+
+func (st *state) close() {
+	st.timer.Stop()
+	st.cancel()
+	st.L.Close()
+}
+
+// lease takes an idle state (or prepares one) and binds the request to it.
+func (s *Set) lease(ex lualib.Exchange) (*Lease, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, errSetClosed
+	}
+	var st *state
+	if n := len(s.idle); n > 0 {
+		st = s.idle[n-1]
+		s.idle[n-1] = nil
+		s.idle = s.idle[:n-1]
+	}
+	s.mu.Unlock()
+	if st == nil {
+		var err error
+		if st, err = s.newState(); err != nil {
+			return nil, err
+		}
+	}
+	s.vm.bind(st.L, ex)
+	st.lease.active = true
+	return &st.lease, nil
+}
+
+// release unbinds the request and pools the state, or closes it when it is
+// broken, the set is closed or enough states are idle already.
+func (s *Set) release(st *state) {
+	s.vm.unbind(st.L)
+	st.L.SetTop(0)
+	if !st.broken {
+		s.mu.Lock()
+		if !s.closed && len(s.idle) < s.settings.MaxIdleStates {
+			s.idle = append(s.idle, st)
+			s.mu.Unlock()
+			return
+		}
+		s.mu.Unlock()
+	}
+	st.close()
+}
+
+// idleStates reports how many states wait in the pool (tests, metrics).
+func (s *Set) idleStates() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.idle)
+}

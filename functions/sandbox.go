@@ -1,0 +1,221 @@
+package functions
+
+import (
+	"strings"
+
+	lua "github.com/yuin/gopher-lua"
+)
+
+// The sandbox allow-list (spec 1.7, Kong's kong/tools/sandbox/environment/lua.lua).
+var (
+	sandboxBase = []string{
+		"_VERSION", "assert", "error", "ipairs", "next", "pairs", "pcall", "print", "select",
+		"tonumber", "tostring", "type", "unpack", "xpcall",
+	}
+	sandboxLibs = []struct {
+		name  string
+		names []string
+	}{
+		{"bit", []string{"arshift", "band", "bnot", "bor", "bswap", "bxor", "lshift", "rol", "ror", "rshift", "tobit", "tohex"}},
+		{"coroutine", []string{"create", "resume", "running", "status", "wrap", "yield"}},
+		{"io", []string{"type"}},
+		{"jit", []string{"os", "arch", "version", "version_num"}},
+		{"math", []string{"abs", "acos", "asin", "atan", "atan2", "ceil", "cos", "cosh", "deg", "exp", "floor",
+			"fmod", "frexp", "huge", "ldexp", "log", "log10", "max", "min", "modf", "pi", "pow", "rad", "random",
+			"sin", "sinh", "sqrt", "tan", "tanh"}},
+		{"os", []string{"clock", "date", "difftime", "time"}},
+		{"string", []string{"byte", "char", "find", "format", "gmatch", "gsub", "len", "lower", "match", "rep",
+			"reverse", "sub", "upper"}},
+		{"table", []string{"clear", "clone", "concat", "foreach", "foreachi", "getn", "insert", "isarray",
+			"isempty", "maxn", "move", "new", "nkeys", "pack", "remove", "sort", "unpack"}},
+	}
+	// defaultRequires may always be required in the sandbox (DECISIONS row 3);
+	// modules the PDK preloads are added per state.
+	defaultRequires = []string{"cjson", "cjson.safe", "resty.redis"}
+	// stdModules are package.loaded entries that are Lua's own libraries,
+	// never requirable from the sandbox (they would hand out os, io, debug...).
+	stdModules = map[string]bool{
+		"_G": true, "package": true, "string": true, "table": true, "math": true, "io": true,
+		"os": true, "debug": true, "coroutine": true, "channel": true, "bit": true, "jit": true, "ffi": true,
+	}
+)
+
+// sandbox builds the private environments of the chunks of one state.
+type sandbox struct {
+	mode string      // "sandbox" or "on"
+	mt   *lua.LTable // metatable of every chunk env: __index = base (sandbox) or _G (on)
+}
+
+// newSandbox prepares the environment base of one state. requires are the
+// extra modules of untrusted_lua_sandbox_requires; envPaths the dotted names
+// of untrusted_lua_sandbox_environment.
+func newSandbox(L *lua.LState, mode string, requires, envPaths []string) *sandbox {
+	sb := &sandbox{mode: mode, mt: L.NewTable()}
+	if mode == "on" {
+		sb.mt.RawSetString("__index", L.G.Global)
+		return sb
+	}
+	sb.mt.RawSetString("__index", buildSandboxBase(L, requires, envPaths))
+	return sb
+}
+
+// newEnv returns a fresh private environment for one chunk. Globals the
+// chunk assigns land in it; reads fall back to the base.
+func (sb *sandbox) newEnv(L *lua.LState) *lua.LTable {
+	env := L.CreateTable(0, 2)
+	if sb.mode != "on" {
+		env.RawSetString("_G", env) // _G is the chunk's own environment (Kong's sandbox)
+	}
+	L.SetMetatable(env, sb.mt)
+	return env
+}
+
+func buildSandboxBase(L *lua.LState, requires, envPaths []string) *lua.LTable {
+	G := L.G.Global
+	base := L.CreateTable(0, 32)
+	for _, name := range sandboxBase {
+		if v := G.RawGetString(name); v != lua.LNil {
+			base.RawSetString(name, v)
+		}
+	}
+	if base.RawGetString("unpack") == lua.LNil {
+		if t, ok := G.RawGetString("table").(*lua.LTable); ok {
+			base.RawSetString("unpack", t.RawGetString("unpack"))
+		}
+	}
+	for _, lib := range sandboxLibs {
+		src, ok := G.RawGetString(lib.name).(*lua.LTable)
+		if !ok {
+			continue
+		}
+		cp := L.CreateTable(0, len(lib.names))
+		for _, n := range lib.names {
+			if v := src.RawGetString(n); v != lua.LNil {
+				cp.RawSetString(n, v)
+			}
+		}
+		base.RawSetString(lib.name, protect(L, cp, "_G."+lib.name))
+	}
+	// kong: the real PDK behind a write-protected proxy; ngx: the real one.
+	if k, ok := G.RawGetString("kong").(*lua.LTable); ok {
+		base.RawSetString("kong", protect(L, k, "kong"))
+	}
+	if n := G.RawGetString("ngx"); n != lua.LNil {
+		base.RawSetString("ngx", n)
+	}
+	base.RawSetString("require", restrictedRequire(L, requires))
+	for _, p := range envPaths {
+		exposePath(L, base, p)
+	}
+	return base
+}
+
+// protect returns a proxy of t: reads go to t, every write raises
+// "Cannot modify <name>.<key>. Protected by the sandbox." Shared tables are
+// never modified (Kong issue #7133).
+func protect(L *lua.LState, t *lua.LTable, name string) *lua.LTable {
+	proxy := L.CreateTable(0, 0)
+	mt := L.CreateTable(0, 3)
+	mt.RawSetString("__index", t)
+	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("Cannot modify %s.%s. Protected by the sandbox.", name, lua.LVAsString(L.Get(2)))
+		return 0
+	}))
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(proxy, mt)
+	return proxy
+}
+
+// restrictedRequire allows the default modules, the modules the PDK
+// provides (package.preload, package.loaded apart from Lua's own libraries)
+// and the configured ones; they load with the real globals.
+func restrictedRequire(L *lua.LState, extra []string) *lua.LFunction {
+	allowed := make(map[string]bool, len(defaultRequires)+len(extra)+16)
+	for _, m := range defaultRequires {
+		allowed[m] = true
+	}
+	for _, m := range extra {
+		if m = strings.TrimSpace(m); m != "" {
+			allowed[m] = true
+		}
+	}
+	if pkg, ok := L.G.Global.RawGetString("package").(*lua.LTable); ok {
+		for _, field := range []string{"preload", "loaded"} {
+			if t, ok := pkg.RawGetString(field).(*lua.LTable); ok {
+				t.ForEach(func(k, _ lua.LValue) {
+					if s, ok := k.(lua.LString); ok && !stdModules[string(s)] {
+						allowed[string(s)] = true
+					}
+				})
+			}
+		}
+	}
+	realRequire := L.G.Global.RawGetString("require")
+	return L.NewFunction(func(L *lua.LState) int {
+		mod := L.CheckString(1)
+		if !allowed[mod] {
+			L.RaiseError("require '%s' not allowed within sandbox", mod)
+		}
+		fn, ok := realRequire.(*lua.LFunction)
+		if !ok {
+			L.RaiseError("module '%s' not found", mod)
+		}
+		top := L.GetTop()
+		L.Push(fn)
+		L.Push(lua.LString(mod))
+		L.Call(1, lua.MultRet)
+		return L.GetTop() - top
+	})
+}
+
+// exposePath copies the global at a dotted path ("foo.bar") into the
+// sandbox base. Intermediate tables are fresh; a table leaf is exposed
+// through a proxy so writes to it stay in the sandbox.
+func exposePath(L *lua.LState, base *lua.LTable, path string) {
+	path = strings.TrimSpace(path)
+	if path == "" {
+		return
+	}
+	parts := strings.Split(path, ".")
+	var v lua.LValue = L.G.Global
+	for _, p := range parts {
+		t, ok := v.(*lua.LTable)
+		if !ok {
+			return
+		}
+		v = t.RawGetString(p)
+	}
+	if v == lua.LNil {
+		return
+	}
+	if t, ok := v.(*lua.LTable); ok {
+		proxy := L.CreateTable(0, 0)
+		mt := L.CreateTable(0, 1)
+		mt.RawSetString("__index", t)
+		L.SetMetatable(proxy, mt)
+		v = proxy
+	}
+	dst := base
+	for _, p := range parts[:len(parts)-1] {
+		next := dst.RawGetString(p)
+		if nt, ok := next.(*lua.LTable); ok && !isProtected(L, nt) {
+			dst = nt
+			continue
+		}
+		fresh := L.CreateTable(0, 1)
+		if nt, ok := next.(*lua.LTable); ok {
+			// a protected library proxy: overlay it, keep its entries readable
+			mt := L.CreateTable(0, 1)
+			mt.RawSetString("__index", nt)
+			L.SetMetatable(fresh, mt)
+		}
+		dst.RawSetString(p, fresh)
+		dst = fresh
+	}
+	dst.RawSetString(parts[len(parts)-1], v)
+}
+
+func isProtected(L *lua.LState, t *lua.LTable) bool {
+	mt, ok := L.GetMetatable(t).(*lua.LTable)
+	return ok && mt.RawGetString("__newindex") != lua.LNil
+}
