@@ -75,11 +75,19 @@ type Route struct {
 	RequestBuffering        bool   // default true
 	ResponseBuffering       bool   // default true
 	Tags                    []string
-	Service                 *Service // nil for a serviceless route
+	Sources                 []RouteEndpoint // stream routes only
+	Destinations            []RouteEndpoint // stream routes only
+	Service                 *Service        // nil for a serviceless route
 	CreatedAt               int64
 	UpdatedAt               int64
 
 	Path0 string // JSON path in the file, e.g. "services[0].routes[1]"
+}
+
+// RouteEndpoint is one entry of a stream route's sources or destinations.
+type RouteEndpoint struct {
+	IP   string // IP or CIDR, "" when unset
+	Port *int   // nil when unset
 }
 
 // Plugin is one plugin instance.

@@ -1,0 +1,3 @@
+return function(conf)
+  kong.log.info("auth")
+end

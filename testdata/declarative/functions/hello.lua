@@ -1,0 +1,1 @@
+kong.response.set_header("x-hello", "world")
