@@ -37,24 +37,42 @@ type StateOptions struct {
 // registered. Globals of the state form the "real" _G; sandboxes are built on
 // top of it by the functions package with SandboxBase.
 func NewState(opts StateOptions) *lua.LState {
-	panic("TODO: lualib core")
+	return newState(opts)
 }
 
 // Bind attaches a request to a state before any phase runs for it. It must
 // not allocate Lua tables per request beyond what the request itself creates
 // (kong.ctx.shared and ngx.ctx are created lazily on first access).
-func Bind(L *lua.LState, ex Exchange) { panic("TODO: lualib core") }
+func Bind(L *lua.LState, ex Exchange) {
+	p := pdkOf(L)
+	p.ex = ex
+	p.phase = 0
+}
 
 // Unbind detaches the request: clears kong.ctx.*, ngx.ctx and every other
 // per-request value so the state can serve the next request.
-func Unbind(L *lua.LState) { panic("TODO: lualib core") }
+func Unbind(L *lua.LState) {
+	p := pdkOf(L)
+	p.ex = nil
+	p.phase = 0
+	p.plugin, p.instance = "", ""
+	p.shared, p.ngxCtx = nil, nil
+	clear(p.pluginCtx)
+	p.out = nil
+	clear(p.serialize)
+	p.serialize = p.serialize[:0]
+	p.consumer, p.credential, p.route, p.service = nil, nil, nil, nil
+}
 
 // SetPlugin tells the PDK which plugin instance runs next (for kong.ctx.plugin,
 // which is per plugin instance, and for the [plugin] tag of kong.log lines).
-func SetPlugin(L *lua.LState, name, instanceID string) { panic("TODO: lualib core") }
+func SetPlugin(L *lua.LState, name, instanceID string) {
+	p := pdkOf(L)
+	p.plugin, p.instance = name, instanceID
+}
 
 // SetPhase is called by the runner before each phase (phase checks read it).
-func SetPhase(L *lua.LState, p Phase) { panic("TODO: lualib core") }
+func SetPhase(L *lua.LState, p Phase) { pdkOf(L).phase = p }
 
 // ErrExit is the Go-side identity of the early-exit sentinel raised by
 // kong.response.exit, kong.response.error and ngx.exit. The answer itself is
@@ -64,7 +82,7 @@ func SetPhase(L *lua.LState, p Phase) { panic("TODO: lualib core") }
 var ErrExit = errors.New("lualib: early exit")
 
 // IsExit reports whether err (as returned by L.PCall) is the exit sentinel.
-func IsExit(err error) bool { panic("TODO: lualib core") }
+func IsExit(err error) bool { return isExit(err) }
 
 // SharedDicts is the store behind ngx.shared.DICT (TTL'd key/value dicts,
 // safe for concurrent use by all states). Created once per process.

@@ -1,0 +1,62 @@
+-- phase: access
+local r = kong.request
+assert_eq(r.get_scheme(), "http")
+assert_eq(r.get_host(), "example.test")
+assert_eq(r.get_port(), 8000)
+assert_eq(r.get_method(), "POST")
+assert_eq(r.get_path(), "/t/Abc 123/x")
+assert_eq(r.get_raw_path(), "/t/Abc%20123/parent/../x")
+assert_eq(r.get_raw_query(), "a=1&b&c=&a=2&sp=x+y%21")
+assert_eq(r.get_path_with_query(), "/t/Abc%20123/parent/../x?a=1&b&c=&a=2&sp=x+y%21")
+assert_eq(r.get_http_version(), 1.1)
+assert_eq(r.get_start_time(), 1700000000123)
+
+-- query
+assert_eq(r.get_query_arg("a"), "1", "first value of a repeated arg")
+assert_eq(r.get_query_arg("b"), true, "bare key")
+assert_eq(r.get_query_arg("c"), "", "empty value")
+assert_eq(r.get_query_arg("sp"), "x y!", "decoded")
+assert_eq(r.get_query_arg("A"), nil, "case-sensitive")
+local q = r.get_query()
+assert_eq(q.a, {"1", "2"})
+assert_eq(q.b, true)
+local q1, err = r.get_query(2)
+assert_eq(err, "truncated")
+assert_eq(q1.a, "1")
+assert_eq(q1.b, true)
+assert_eq(q1.c, nil)
+
+-- headers
+assert_eq(r.get_header("authorization"), "Bearer abc.def")
+assert_eq(r.get_header("X_MULTI"), "one", "underscore and case")
+assert_eq(r.get_header("missing"), nil)
+local h = r.get_headers()
+assert_eq(h["x-multi"], {"one", "two"})
+assert_eq(h.X_Multi, {"one", "two"}, "case-insensitive lookup")
+assert_eq(h.Authorization, "Bearer abc.def")
+local h2, herr = r.get_headers(1)
+assert_eq(herr, "truncated")
+assert_eq(h2.host, "example.test")
+
+-- forwarded values of an untrusted client are the direct ones
+assert_eq(r.get_forwarded_scheme(), "http")
+assert_eq(r.get_forwarded_host(), "example.test")
+assert_eq(r.get_forwarded_port(), 8000)
+assert_eq(r.get_forwarded_path(), "/t/Abc 123/x")
+assert_eq(r.get_forwarded_prefix(), nil)
+
+-- bodies
+assert_eq(r.get_raw_body(), "")
+local b, e, m = r.get_body()
+assert_eq(b, nil)
+assert_eq(e, "missing content type")
+b, e, m = r.get_body("text/plain; charset=x")
+assert_eq(e, "unsupported content type 'text/plain; charset=x'")
+assert_eq(m, "text/plain")
+b, e, m = r.get_body("application/json")
+assert_eq(e, "invalid json body", "empty body is invalid json")
+assert_eq(m, "application/json")
+
+local caps = r.get_uri_captures()
+assert_eq(type(caps.unnamed), "table")
+assert_eq(type(caps.named), "table")
