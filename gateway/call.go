@@ -1,0 +1,364 @@
+package gateway
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"luagate/lualib"
+)
+
+// proxy sends the request upstream and starts the response. It returns true
+// when the body streams (finish runs when the stream closes) and false when
+// the response is complete in memory (the caller finishes).
+func (r *request) proxy() bool {
+	u := r.upstream
+	req := &r.ctx.Request
+	h := &req.Header
+	start := r.nextTarget(0)
+
+	path, query, hasQ := r.upstreamPathQuery()
+	scheme := u.scheme
+	if r.upScheme != "" {
+		scheme = r.upScheme
+	}
+
+	// Forwarding headers, computed from the client request before the
+	// upstream request replaces its URI and Host.
+	r.setForwardHeaders(path)
+	stripRequestHopByHop(h)
+	h.SetProtocol("HTTP/1.1")
+
+	b := r.buf
+	n := len(b)
+	b = append(b, path...)
+	if hasQ {
+		b = append(b, '?')
+		b = append(b, query...)
+	}
+	r.buf = b
+	req.SetRequestURIBytes(b[n:])
+	req.UseHostHeader = true
+	if scheme == "https" {
+		req.URI().SetScheme("https")
+	}
+
+	streamed := req.IsBodyStream() && h.ContentLength() != 0
+	retries := u.retries
+	if r.retriesSet {
+		retries = r.retries
+	}
+	resp := fasthttp.AcquireResponse()
+	r.upResp = resp
+	r.upStart = time.Now()
+	var err error
+	for attempt := 0; ; attempt++ {
+		t := start
+		if attempt > 0 {
+			t = r.nextTarget(attempt)
+		}
+		r.setUpstreamHost(t)
+		r.tries++
+		err = t.hc.Do(req, resp)
+		if err == nil || attempt >= retries || !retryable(err, streamed) {
+			break
+		}
+		r.rt.logger.Debug("upstream attempt failed, retrying", "request_id", r.RequestID(), "target", t.key.addr, "attempt", attempt+1, "error", err)
+	}
+	r.upHeaders = time.Now()
+	if err != nil {
+		ue := classifyUpstreamError(err)
+		r.rt.logger.Error("upstream request failed", "request_id", r.RequestID(), "status", ue.status, "tries", r.tries, "error", err)
+		if ue.kongError {
+			r.kongError(ue.status, ue.msg)
+		} else {
+			r.nginxError(ue.status)
+		}
+		r.source = lualib.SourceError
+		return false
+	}
+	r.svcStatus = resp.StatusCode()
+	r.source = lualib.SourceService
+	r.status = r.svcStatus
+	r.copyResponse()
+
+	// header_filter; an exit here replaces the upstream answer.
+	r.responseReady = true
+	if r.chain.has(phHeaderFilter) {
+		if err := r.runPhase(phHeaderFilter); err != nil {
+			r.logPluginError(err)
+		}
+	}
+	r.headersSent = true
+	if r.exited {
+		_ = resp.CloseBodyStream()
+		r.ctx.Response.SetStatusCode(r.exitStatus)
+		for _, kv := range r.exitHeaders {
+			r.ctx.Response.Header.Set(kv[0], kv[1])
+		}
+		r.respBody = append(r.respBody[:0], r.exitBody...)
+		r.runBodyFilter()
+		return false
+	}
+
+	if r.chain.has(phBodyFilter) || r.buffering || resp.BodyStream() == nil {
+		if err := r.readUpstreamBody(); err != nil {
+			r.rt.logger.Error("reading the upstream body failed", "request_id", r.RequestID(), "error", err)
+			r.ctx.Response.SetConnectionClose()
+		}
+		if r.buffering {
+			r.svcBody = append(r.svcBody[:0], r.respBody...)
+			r.svcBodyOK = true
+		}
+		r.runBodyFilter()
+		if r.ctx.Request.Header.IsHead() {
+			r.ctx.Response.SkipBody = true
+		}
+		return false
+	}
+
+	// Stream: fasthttp writes the body and closes the streamer at the end.
+	r.streaming = true
+	r.stream.r = r
+	cl := resp.Header.ContentLength()
+	if cl < 0 {
+		cl = -1
+	}
+	r.ctx.Response.SetBodyStream(&r.stream, cl)
+	if r.clientClose || !r.http11 {
+		r.ctx.Response.SetConnectionClose()
+	}
+	return true
+}
+
+func (r *request) runBodyFilter() {
+	if r.chain.has(phBodyFilter) {
+		if err := r.runPhase(phBodyFilter); err != nil {
+			r.logPluginError(err)
+		}
+	}
+}
+
+func (r *request) readUpstreamBody() error {
+	resp := r.upResp
+	if s := resp.BodyStream(); s != nil {
+		b := r.respBody[:0]
+		var err error
+		for {
+			if len(b) == cap(b) {
+				b = append(b, 0)[:len(b)]
+			}
+			var n int
+			n, err = s.Read(b[len(b):cap(b)])
+			b = b[:len(b)+n]
+			if err != nil {
+				break
+			}
+		}
+		r.respBody = b
+		_ = resp.CloseBodyStream()
+		if err != io.EOF {
+			return err
+		}
+		return nil
+	}
+	r.respBody = append(r.respBody[:0], resp.Body()...)
+	return nil
+}
+
+// nextTarget picks the target for an attempt.
+func (r *request) nextTarget(attempt int) *target {
+	if r.dynTarget != nil {
+		return r.dynTarget
+	}
+	u := r.upstream
+	if attempt == 0 {
+		r.rrStart = u.start()
+	}
+	t := u.pick(r.rrStart, attempt)
+	if r.timeoutsSet {
+		k := t.key
+		k.connect, k.write, k.read = r.connectTO, r.writeTO, r.readTO
+		r.releaseDynTarget()
+		r.dynKey, r.dynKeySet = k, true
+		dt := *t
+		dt.key, dt.hc = k, r.rt.pool.acquire(k)
+		return &dt
+	}
+	return t
+}
+
+// setUpstreamHost sets the Host header for a target (spec 3.8).
+func (r *request) setUpstreamHost(t *target) {
+	h := &r.ctx.Request.Header
+	switch {
+	case r.upHostOverride != "":
+		h.SetHost(r.upHostOverride)
+	case r.rs.route.PreserveHost && r.hostHdr != "":
+		h.SetHost(r.hostHdr)
+	case r.upstream.hostHeader != "":
+		h.SetHost(r.upstream.hostHeader)
+	default:
+		h.SetHost(t.hostHeader)
+	}
+}
+
+// retryable: failures before the request was sent are always retried;
+// a closed or reset connection is retried when the body can be sent again.
+func retryable(err error, streamed bool) bool {
+	if isConnectError(err) {
+		return true
+	}
+	if streamed {
+		return false
+	}
+	return errors.Is(err, fasthttp.ErrConnectionClosed) || errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, io.EOF)
+}
+
+// setForwardHeaders writes X-Real-IP, X-Forwarded-*, Via and the request id
+// (spec 3.9).
+func (r *request) setForwardHeaders(upPath string) {
+	h := &r.ctx.Request.Header
+	h.Set(hdrXRealIP, r.fwdIP)
+
+	xff := h.Peek(hdrXForwardedFor)
+	b := r.buf
+	n := len(b)
+	if len(xff) > 0 {
+		b = append(b, xff...)
+		b = append(b, ", "...)
+	}
+	b = append(b, r.fwdIP...)
+	r.buf = b
+	h.SetBytesV(hdrXForwardedFor, b[n:])
+
+	trusted := r.trusted
+	if !trusted || len(h.Peek(hdrXForwardedProto)) == 0 {
+		h.Set(hdrXForwardedProto, r.lst.scheme)
+	}
+	if !trusted || len(h.Peek(hdrXForwardedHost)) == 0 {
+		h.Set(hdrXForwardedHost, r.host)
+	}
+	if !trusted || len(h.Peek(hdrXForwardedPort)) == 0 {
+		h.Set(hdrXForwardedPort, r.lst.portStr)
+	}
+	if !trusted || len(h.Peek(hdrXForwardedPath)) == 0 {
+		h.Set(hdrXForwardedPath, r.rawPath)
+	}
+	if !trusted || len(h.Peek(hdrXForwardedPrefix)) == 0 {
+		if r.match.Strip && r.match.Prefix != "" && r.match.Prefix != "/" {
+			h.Set(hdrXForwardedPrefix, r.match.Prefix)
+		} else {
+			h.Del(hdrXForwardedPrefix)
+		}
+	}
+
+	if r.rt.flags.via {
+		tok := viaToken11
+		if !r.http11 {
+			tok = viaToken10
+		}
+		if via := h.Peek(hdrVia); len(via) > 0 {
+			n := len(r.buf)
+			r.buf = append(append(append(r.buf, via...), ", "...), tok...)
+			h.SetBytesV(hdrVia, r.buf[n:])
+		} else {
+			h.SetBytesV(hdrVia, tok)
+		}
+	}
+	if r.rt.flags.upstreamRequestID {
+		h.SetBytesV(hdrRequestID, r.id[:])
+	}
+	_ = upPath
+}
+
+// copyResponse builds the client response from the upstream one: status,
+// end-to-end headers, the plugins' response header changes made in
+// rewrite/access, and the headers Kong adds (spec 3.10).
+func (r *request) copyResponse() {
+	up := &r.upResp.Header
+	out := &r.ctx.Response.Header
+	out.Reset()
+	out.SetNoDefaultContentType(true)
+	r.ctx.Response.SetStatusCode(up.StatusCode())
+
+	var buf [256]byte
+	conn := buf[:0]
+	for _, v := range up.PeekAll(hdrConnection) {
+		conn = append(append(conn, v...), ',')
+	}
+	for k, v := range up.All() {
+		if isHopByHop(k) || string(k) == "Content-Length" || listedIn(conn, k) {
+			continue
+		}
+		out.AddBytesKV(k, v)
+	}
+	for _, op := range r.respOps {
+		switch op.op {
+		case opSet:
+			out.Set(op.name, op.value)
+		case opAdd:
+			out.Add(op.name, op.value)
+		case opClear:
+			out.Del(op.name)
+		}
+	}
+
+	f := &r.rt.flags
+	if f.via {
+		if via := up.Peek(hdrVia); len(via) > 0 {
+			n := len(r.buf)
+			r.buf = append(append(append(r.buf, via...), ", "...), viaToken11...)
+			out.SetBytesV(hdrVia, r.buf[n:])
+		} else {
+			out.SetBytesV(hdrVia, viaToken11)
+		}
+	}
+	if f.server && len(up.Peek(hdrServer)) == 0 {
+		out.Set(hdrServer, serverToken)
+	}
+	if f.upstreamLatency {
+		out.Set(hdrUpstreamLatency, strconv.FormatInt(r.upHeaders.Sub(r.upStart).Milliseconds(), 10))
+	}
+	if f.proxyLatency {
+		out.Set(hdrProxyLatency, strconv.FormatInt(r.upStart.Sub(r.start).Milliseconds(), 10))
+	}
+	if f.upstreamStatus {
+		out.Set(hdrUpstreamStatus, strconv.Itoa(r.svcStatus))
+	}
+	if f.requestID {
+		out.SetBytesV(hdrRequestID, r.id[:])
+	}
+}
+
+// listedIn reports whether name appears as a token of a Connection value.
+func listedIn(conn, name []byte) bool {
+	found := false
+	connectionTokens(conn, func(tok []byte) {
+		if !found && len(tok) == len(name) && equalFoldBytes(tok, name) {
+			found = true
+		}
+	})
+	return found
+}
+
+func equalFoldBytes(a, b []byte) bool {
+	for i := range a {
+		x, y := a[i], b[i]
+		if x >= 'A' && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if y >= 'A' && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

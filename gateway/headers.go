@@ -1,0 +1,109 @@
+package gateway
+
+import (
+	"bytes"
+	"unsafe"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Header names the proxy writes on every request, pre-rendered so the hot
+// path does not build them.
+const (
+	hdrXRealIP          = "X-Real-IP"
+	hdrXForwardedFor    = "X-Forwarded-For"
+	hdrXForwardedProto  = "X-Forwarded-Proto"
+	hdrXForwardedHost   = "X-Forwarded-Host"
+	hdrXForwardedPort   = "X-Forwarded-Port"
+	hdrXForwardedPath   = "X-Forwarded-Path"
+	hdrXForwardedPrefix = "X-Forwarded-Prefix"
+	hdrVia              = "Via"
+	hdrServer           = "Server"
+	hdrRequestID        = "X-Kong-Request-Id"
+	hdrUpstreamLatency  = "X-Kong-Upstream-Latency"
+	hdrProxyLatency     = "X-Kong-Proxy-Latency"
+	hdrResponseLatency  = "X-Kong-Response-Latency"
+	hdrUpstreamStatus   = "X-Kong-Upstream-Status"
+	hdrConnection       = "Connection"
+	hdrUpgrade          = "Upgrade"
+	hdrLocation         = "Location"
+	hdrAccept           = "Accept"
+	hdrContentType      = "Content-Type"
+)
+
+var (
+	viaToken11 = []byte("1.1 " + serverToken)
+	viaToken10 = []byte("1.0 " + serverToken)
+)
+
+// hopByHop lists the headers that describe one connection and are never
+// forwarded (RFC 9110 7.6.1), in canonical form.
+var hopByHop = [...]string{
+	"Connection", "Keep-Alive", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade",
+}
+
+func isHopByHop(k []byte) bool {
+	for _, h := range hopByHop {
+		if len(h) == len(k) && bytes.EqualFold([]byte(h), k) {
+			return true
+		}
+	}
+	return false
+}
+
+// connectionTokens calls fn for each header name listed in a Connection
+// header value (other than close / keep-alive).
+func connectionTokens(v []byte, fn func(name []byte)) {
+	for len(v) > 0 {
+		var tok []byte
+		if i := bytes.IndexByte(v, ','); i >= 0 {
+			tok, v = v[:i], v[i+1:]
+		} else {
+			tok, v = v, nil
+		}
+		tok = bytes.TrimSpace(tok)
+		if len(tok) == 0 || bytes.EqualFold(tok, []byte("close")) || bytes.EqualFold(tok, []byte("keep-alive")) {
+			continue
+		}
+		fn(tok)
+	}
+}
+
+// stripRequestHopByHop removes hop-by-hop headers (and those named in
+// Connection) from a request about to go upstream.
+func stripRequestHopByHop(h *fasthttp.RequestHeader) {
+	var buf [256]byte
+	conn := buf[:0]
+	for _, v := range h.PeekAll(hdrConnection) {
+		conn = append(append(conn, v...), ',')
+	}
+	connectionTokens(conn, func(name []byte) { h.DelBytes(name) })
+	for _, k := range hopByHop {
+		if k == "Transfer-Encoding" {
+			continue // fasthttp frames the body itself
+		}
+		h.Del(k)
+	}
+	h.ResetConnectionClose()
+}
+
+// b2s views b as a string without copying; the string must not outlive b's
+// contents (used only for values that never leave the request).
+func b2s(b []byte) string { return unsafe.String(unsafe.SliceData(b), len(b)) }
+
+// canonicalDash returns name with '_' replaced by '-' (the PDK treats them
+// alike), without allocating when there is none.
+func canonicalDash(name string) string {
+	for i := 0; i < len(name); i++ {
+		if name[i] == '_' {
+			b := []byte(name)
+			for j := i; j < len(b); j++ {
+				if b[j] == '_' {
+					b[j] = '-'
+				}
+			}
+			return string(b)
+		}
+	}
+	return name
+}

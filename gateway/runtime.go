@@ -1,0 +1,163 @@
+package gateway
+
+import (
+	"crypto/rand"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"runtime"
+	"sync/atomic"
+
+	"luagate/lualib"
+)
+
+// Runtime holds what outlives snapshots: settings-derived values, the
+// upstream connection pools, the request id generator, the Lua shared dicts
+// and the node counters. One per process (per Gateway).
+type Runtime struct {
+	settings Settings
+	logger   *slog.Logger
+	level    levelInfo
+	pool     *clientPool
+	ids      *idGen
+	trusted  []netip.Prefix
+	flags    headerFlags
+	shared   *lualib.SharedDicts
+	nodeID   string
+	hostname string
+	// realIPHeader is the lower-case real_ip_header name, "" for proxy_protocol.
+	realIPHeader string
+
+	// counters for GET /status
+	accepted, active, handled atomic.Int64
+	inflight                  atomic.Int64 // requests being served (nginx "writing")
+	requests                  atomic.Int64
+}
+
+// NewRuntime validates the settings and builds the process-wide state.
+func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	trusted, _ := parseTrusted(s.TrustedIPs)
+	flags, _ := parseHeaderFlags(s.Headers, s.HeadersUpstream)
+	lvl, _ := parseLevel(s.LogLevel)
+	host, _ := os.Hostname()
+	rt := &Runtime{
+		settings: s,
+		logger:   logger,
+		level:    lvl,
+		pool:     newClientPool(s.UpstreamKeepaliveIdleTimeout),
+		ids:      newIDGen(),
+		trusted:  trusted,
+		flags:    flags,
+		shared:   newSharedDicts(),
+		nodeID:   newUUID(),
+		hostname: host,
+	}
+	if s.RealIPHeader != "proxy_protocol" {
+		rt.realIPHeader = s.RealIPHeader
+	}
+	return rt, nil
+}
+
+// Settings returns the settings the runtime was built with.
+func (rt *Runtime) Settings() Settings { return rt.settings }
+
+// NodeID is this node's id (kong.node.get_id, GET /).
+func (rt *Runtime) NodeID() string { return rt.nodeID }
+
+// isTrusted reports whether ip is covered by trusted_ips.
+func (rt *Runtime) isTrusted(ip string) bool {
+	if len(rt.trusted) == 0 {
+		return false
+	}
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	return rt.isTrustedAddr(a)
+}
+
+func (rt *Runtime) isTrustedAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range rt.trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (rt *Runtime) workerCount() int {
+	if rt.settings.LuaStates > 0 {
+		return rt.settings.LuaStates
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// stateOptions is the template for every pooled Lua state.
+func (rt *Runtime) stateOptions() lualib.StateOptions {
+	return lualib.StateOptions{
+		WorkerCount:   rt.workerCount(),
+		NodeID:        rt.nodeID,
+		Hostname:      rt.hostname,
+		Version:       KongVersion,
+		Shared:        rt.shared,
+		Configuration: rt.configurationTable(),
+		LogLevel:      rt.level.lua,
+		Logger:        rt.logger,
+		Trusted:       rt.isTrusted,
+	}
+}
+
+// configurationTable is kong.configuration: the settings with Kong's key
+// names (nothing secret is in them).
+func (rt *Runtime) configurationTable() map[string]any {
+	s := rt.settings
+	strs := func(v []string) []any {
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = x
+		}
+		return out
+	}
+	return map[string]any{
+		"database":                          "off",
+		"declarative_config":                s.DeclarativeConfig,
+		"proxy_listen":                      strs(s.ProxyListen),
+		"admin_listen":                      strs(s.AdminListen),
+		"status_listen":                     strs(s.StatusListen),
+		"log_level":                         s.LogLevel,
+		"trusted_ips":                       strs(s.TrustedIPs),
+		"real_ip_header":                    s.RealIPHeader,
+		"real_ip_recursive":                 boolStr(s.RealIPRecursive),
+		"headers":                           strs(s.Headers),
+		"headers_upstream":                  strs(s.HeadersUpstream),
+		"error_default_type":                s.ErrorDefaultType,
+		"untrusted_lua":                     s.UntrustedLua,
+		"untrusted_lua_sandbox_requires":    strs(s.UntrustedLuaSandboxRequires),
+		"untrusted_lua_sandbox_environment": strs(s.UntrustedLuaSandboxEnvironment),
+		"router_flavor":                     "traditional_compatible",
+		"role":                              "traditional",
+	}
+}
+
+func boolStr(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
