@@ -149,13 +149,13 @@ type cjKV struct {
 }
 
 type cjEncoder struct {
-	L            *lua.LState
-	cfg          *cjConfig
-	buf          []byte
-	kvs          []cjKV
-	arrayMT      *lua.LTable
+	L              *lua.LState
+	cfg            *cjConfig
+	buf            []byte
+	kvs            []cjKV
+	arrayMT        *lua.LTable
 	cjEmptyArrayMT *lua.LTable
-	mtLoaded     bool
+	mtLoaded       bool
 }
 
 func (e *cjEncoder) loadMTs() {
@@ -1050,10 +1050,14 @@ func newCJSONModule(L *lua.LState, safe bool) *lua.LTable {
 	intOpt("encode_number_precision", &cfg.precision, 1, 16)
 	set("encode_sparse_array", func(L *lua.LState) int {
 		cjsonArgInit(L, 3)
+		L.SetTop(3)
 		cfg.sparseConvert = cjsonEnumBool(L, 1, cfg.sparseConvert)
-		L.Push(lua.LBool(cfg.sparseConvert))
 		cjsonIntOpt(L, 2, &cfg.sparseRatio, 0, math.MaxInt32)
 		cjsonIntOpt(L, 3, &cfg.sparseSafe, 0, math.MaxInt32)
+		L.SetTop(3)
+		L.Push(lua.LBool(cfg.sparseConvert))
+		L.Push(lua.LNumber(cfg.sparseRatio))
+		L.Push(lua.LNumber(cfg.sparseSafe))
 		return 3
 	})
 	set("encode_invalid_numbers", func(L *lua.LState) int {

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"hash/crc32"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -47,7 +48,17 @@ func OpenNgxUtils(L *lua.LState, ngx *lua.LTable) {
 }
 
 // modNumberString formats a number like Lua 5.1 / LuaJIT tostring ("%.14g").
-func modNumberString(f float64) string { return string(modAppendNumberG(nil, f, 14)) }
+func modNumberString(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	return string(modAppendNumberG(nil, f, 14))
+}
 
 // modOptString is resty.core's coercion for string helpers: nil (and false)
 // become "", numbers and other values go through tostring.
