@@ -25,6 +25,9 @@ type Gateway struct {
 	applyMu sync.Mutex // serialises Apply
 	lf      luaFactory
 
+	pathMu sync.Mutex
+	path   string // the file LoadFile loaded last (for Reload)
+
 	regOnce sync.Once
 	reg     *registry
 
@@ -128,5 +131,47 @@ func (g *Gateway) LoadFile(path string) error {
 	if err != nil {
 		return err
 	}
-	return g.Apply(cfg)
+	if err := g.Apply(cfg); err != nil {
+		return err
+	}
+	g.pathMu.Lock()
+	g.path = path
+	g.pathMu.Unlock()
+	return nil
+}
+
+// Reload reloads the declarative config file (the last one loaded with
+// LoadFile, else settings.DeclarativeConfig). A failure is logged and
+// returned; the running configuration stays.
+func (g *Gateway) Reload() error {
+	g.pathMu.Lock()
+	path := g.path
+	g.pathMu.Unlock()
+	if path == "" {
+		path = g.settings.DeclarativeConfig
+	}
+	if path == "" {
+		return errors.New("reload: no declarative config file")
+	}
+	if err := g.LoadFile(path); err != nil {
+		g.logger.Error("reload failed, keeping the running configuration", "file", path, "error", err)
+		return err
+	}
+	return nil
+}
+
+// Check builds (and discards) a snapshot of cfg with the given settings:
+// the router, every Lua function and the upstream targets. It is the dry run
+// behind "luagate config parse".
+func Check(cfg *declarative.Config, settings Settings) error {
+	rt, err := NewRuntime(settings, nil)
+	if err != nil {
+		return err
+	}
+	s, err := Build(cfg, rt)
+	if err != nil {
+		return err
+	}
+	s.Close()
+	return nil
 }

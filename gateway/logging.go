@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 
@@ -84,10 +85,13 @@ func levelName(l slog.Level) string {
 
 // NewLogger returns the logger the settings ask for (log_level, log_format),
 // writing to w, with Kong's level names.
-func NewLogger(s Settings, w io.Writer) *slog.Logger {
+func NewLogger(s Settings, w io.Writer) (*slog.Logger, error) {
 	lvl, ok := parseLevel(s.LogLevel)
 	if !ok {
-		lvl = levelNames["notice"]
+		return nil, fmt.Errorf("log_level: %q is not one of debug, info, notice, warn, error, crit, alert, emerg", s.LogLevel)
+	}
+	if s.LogFormat != "" && s.LogFormat != "text" && s.LogFormat != "json" {
+		return nil, fmt.Errorf("log_format: %q is not one of text, json", s.LogFormat)
 	}
 	opts := &slog.HandlerOptions{
 		Level: lvl.slog,
@@ -101,7 +105,7 @@ func NewLogger(s Settings, w io.Writer) *slog.Logger {
 		},
 	}
 	if s.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }

@@ -55,7 +55,7 @@ func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
 		ids:      newIDGen(),
 		trusted:  trusted,
 		flags:    flags,
-		shared:   newSharedDicts(),
+		shared:   newSharedDicts(s.LuaSharedDicts),
 		nodeID:   newUUID(),
 		hostname: host,
 	}

@@ -63,6 +63,10 @@ type Settings struct {
 	UpstreamKeepaliveIdleTimeout time.Duration // upstream_keepalive_idle_timeout (60s)
 	UpstreamKeepalivePoolSize    int           // upstream_keepalive_pool_size (512)
 
+	// LuaSharedDicts are extra ngx.shared zones (nginx_http_lua_shared_dict:
+	// "name size; name size"), added to Kong's own.
+	LuaSharedDicts map[string]int
+
 	// AdminWrites enables DECISIONS row 7 (default on).
 	AdminWrites bool
 }
@@ -176,6 +180,14 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		}
 	}
 	boolean("ADMIN_WRITES", &s.AdminWrites)
+	if v := strings.TrimSpace(getenv("KONG_NGINX_HTTP_LUA_SHARED_DICT")); v != "" {
+		d, err := parseSharedDicts(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("KONG_NGINX_HTTP_LUA_SHARED_DICT: %w", err))
+		} else {
+			s.LuaSharedDicts = d
+		}
+	}
 
 	if err := s.Validate(); err != nil {
 		errs = append(errs, err)
