@@ -668,11 +668,9 @@ func shPushResult(L *lua.LState, ok bool, err string, forcible bool) int {
 		L.Push(lua.LTrue)
 		L.Push(lua.LNil)
 	} else {
-		if err == "no memory" {
-			L.Push(lua.LNil)
-		} else {
-			L.Push(lua.LFalse)
-		}
+		// lua-resty-core returns false (not nil) for every failure,
+		// "no memory" included.
+		L.Push(lua.LFalse)
 		L.Push(lua.LString(err))
 	}
 	L.Push(lua.LBool(forcible))
