@@ -272,7 +272,7 @@ func (p *pdk) putValue(b *strings.Builder, v lua.LValue, level int, ids map[lua.
 		}
 		seen[x] = true
 		defer delete(seen, x)
-		n := x.Len()
+		n := seqLen(x)
 		var keys []lua.LValue
 		x.ForEach(func(k, _ lua.LValue) {
 			if kn, ok := k.(lua.LNumber); ok && isInt(kn) && kn >= 1 && int(kn) <= n {

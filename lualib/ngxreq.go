@@ -210,7 +210,7 @@ func (p *pdk) appendOut(L *lua.LState, fn string, b []byte, v lua.LValue, depth 
 		if depth > 100 {
 			L.RaiseError("bad argument #1 to '%s' (table too deep)", fn)
 		}
-		for i := 1; i <= x.Len(); i++ {
+		for i := 1; i <= seqLen(x); i++ {
 			b = p.appendOut(L, fn, b, x.RawGetInt(i), depth+1)
 		}
 		return b
@@ -449,7 +449,7 @@ func (p *pdk) openNgxReq() {
 			ex.ClearUpstreamHeader(string(name))
 		case *lua.LTable:
 			ex.ClearUpstreamHeader(string(name))
-			for i := 1; i <= v.Len(); i++ {
+			for i := 1; i <= seqLen(v); i++ {
 				ex.AddUpstreamHeader(string(name), p.tostring(v.RawGetInt(i)))
 			}
 		default:
@@ -853,7 +853,7 @@ func (p *pdk) openNgxHeader() {
 			ex.ClearResponseHeader(n)
 		case *lua.LTable:
 			ex.ClearResponseHeader(n)
-			for i := 1; i <= v.Len(); i++ {
+			for i := 1; i <= seqLen(v); i++ {
 				ex.AddResponseHeader(n, p.tostring(v.RawGetInt(i)))
 			}
 		default:

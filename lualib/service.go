@@ -255,7 +255,7 @@ func (p *pdk) encodeArgs(L *lua.LState, t *lua.LTable) string {
 	}
 	for _, it := range items {
 		if arr, ok := it.val.(*lua.LTable); ok {
-			for i := 1; i <= arr.Len(); i++ {
+			for i := 1; i <= seqLen(arr); i++ {
 				emit(it.key, arr.RawGetInt(i))
 			}
 			continue

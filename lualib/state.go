@@ -279,7 +279,7 @@ func headerValues(L *lua.LState, name lua.LValue, v lua.LValue, tableForm bool) 
 	case lua.LNumber, lua.LBool:
 		return v.String(), nil
 	case *lua.LTable:
-		n := x.Len()
+		n := seqLen(x)
 		many = make([]string, 0, n)
 		for i := 1; i <= n; i++ {
 			e := x.RawGetInt(i)
@@ -389,7 +389,7 @@ func (p *pdk) fromLua(v lua.LValue, depth int) any {
 		if depth > 100 {
 			return nil
 		}
-		n := x.Len()
+		n := seqLen(x)
 		isArr := n > 0
 		if isArr {
 			x.ForEach(func(k, _ lua.LValue) {
@@ -536,4 +536,14 @@ func formatNumber(f float64) string {
 		return "nan"
 	}
 	return strconv.FormatFloat(f, 'g', 14, 64)
+}
+
+// seqLen is the length of the sequence 1..n of non-nil values (gopher-lua's
+// Len can count nil holes of the array part).
+func seqLen(t *lua.LTable) int {
+	n := 0
+	for t.RawGetInt(n+1) != lua.LNil {
+		n++
+	}
+	return n
 }

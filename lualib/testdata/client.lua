@@ -1,0 +1,27 @@
+-- phase: access
+local c = kong.client
+assert_eq(c.get_ip(), "10.0.0.1")
+assert_eq(c.get_forwarded_ip(), "203.0.113.9")
+assert_eq(c.get_port(), 40000)
+assert_eq(c.get_consumer(), nil)
+assert_eq(c.get_credential(), nil)
+local consumer = { id = "c1", username = "bob" }
+c.authenticate(consumer, { id = "cred1" })
+assert_eq(c.get_consumer(), consumer)
+assert_eq(c.get_credential().id, "cred1")
+local ok, err = pcall(c.authenticate, nil, nil)
+assert_eq(err:match("either credential or consumer must be provided$") ~= nil, true)
+ok, err = pcall(c.authenticate, "x")
+assert_eq(err:match("consumer must be a table or nil$") ~= nil, true)
+local loaded = c.load_consumer("8a1c5a5e-6b1b-4a6b-9d0e-5d7e5f1e2a3b")
+assert_eq(loaded.username, "alice")
+assert_eq(c.load_consumer("alice", true).id, "8a1c5a5e-6b1b-4a6b-9d0e-5d7e5f1e2a3b")
+assert_eq(c.load_consumer("nobody", true), nil)
+ok, err = pcall(c.load_consumer, "alice")
+assert_eq(err:match("cannot load a consumer with an id that is not a uuid$") ~= nil, true)
+assert_eq(c.get_protocol(), "http")
+assert_eq(kong.router.get_route().id, "r1")
+assert_eq(kong.router.get_service(), nil)
+-- the trusted client may forward
+assert_eq(kong.ip.is_trusted("10.0.0.1"), true)
+assert_eq(kong.ip.is_trusted("10.0.0.2"), false)
