@@ -44,9 +44,15 @@ func routingConfig(host string, port int) *declarative.Config {
 	add("rvp-prefix", func(r *declarative.Route) { r.Paths = []string{"/rvp/x/a/much/longer/prefix"} })
 	add("m-post", func(r *declarative.Route) { r.Paths = []string{"/m"}; r.Methods = []string{"POST"} })
 	add("m-any", func(r *declarative.Route) { r.Paths = []string{"/m"} })
-	add("h-v2", func(r *declarative.Route) { r.Paths = []string{"/h"}; r.Headers = map[string][]string{"x-version": {"v2", "v3"}} })
+	add("h-v2", func(r *declarative.Route) {
+		r.Paths = []string{"/h"}
+		r.Headers = map[string][]string{"x-version": {"v2", "v3"}}
+	})
 	add("h-any", func(r *declarative.Route) { r.Paths = []string{"/h"} })
-	add("h-re", func(r *declarative.Route) { r.Paths = []string{"/hre"}; r.Headers = map[string][]string{"x-re": {"~*^abc"}} })
+	add("h-re", func(r *declarative.Route) {
+		r.Paths = []string{"/hre"}
+		r.Headers = map[string][]string{"x-re": {"~*^abc"}}
+	})
 	add("norm", func(r *declarative.Route) { r.Paths = []string{"/norm/x"} })
 	add("case", func(r *declarative.Route) { r.Paths = []string{"/CasePath"} })
 	add("https-only", func(r *declarative.Route) { r.Paths = []string{"/secure"}; r.Protocols = []string{"https"} })

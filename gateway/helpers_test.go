@@ -157,8 +157,8 @@ func startGateway(t testing.TB, cfg *declarative.Config, s Settings, lf luaFacto
 		}
 	})
 	tg := &testGateway{
-		g:      g,
-		proxy:  g.Addrs("proxy")[0],
+		g:     g,
+		proxy: g.Addrs("proxy")[0],
 		client: &http.Client{
 			Transport:     &http.Transport{DisableCompression: true, MaxIdleConnsPerHost: 16},
 			Timeout:       20 * time.Second,
