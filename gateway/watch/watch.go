@@ -14,9 +14,9 @@
 //     "4913" probe dance, a delete then re-create, and a Kubernetes ConfigMap
 //     update (kubelet swaps the "..data" symlink, so no event names kong.yml)
 //     are all seen. The watched set is the folder of every file, plus the
-//     folder of the file's symlink-resolved target, with symlinks in the
-//     folder names resolved. A folder that does not exist is replaced by its
-//     nearest existing ancestor until it appears.
+//     folders of every symlink on the way to its target and of the target
+//     itself, re-resolved at each check. A folder that does not exist is
+//     replaced by its nearest existing ancestor until it appears.
 //   - Every event in a watched folder except a bare Chmod (re)starts a
 //     debounce timer (Options.Debounce, 100ms by default). A steady stream of
 //     events cannot postpone the check for more than ten debounce periods.
@@ -28,7 +28,7 @@
 //     once, with the final content.
 //   - A periodic re-check (Options.Backstop, 5s by default) does the same
 //     hashing without any event, to catch events the kernel dropped, watches
-//     that could not be added, and symlink chains through unwatched folders.
+//     that could not be added, and changes that no watched folder sees.
 //     If inotify is unavailable (for example fs.inotify.max_user_instances is
 //     exhausted) Run logs a warning and relies on the backstop alone.
 //
@@ -97,6 +97,11 @@ type Watcher struct {
 	started atomic.Bool
 	filesCh chan struct{} // SetFiles -> Run: the file set changed
 
+	// setMu serialises SetFiles calls, so that between its two critical
+	// sections on mu only check can touch state, and check never removes
+	// entries.
+	setMu sync.Mutex
+
 	mu     sync.Mutex
 	extra  []string             // SetFiles paths, cleaned and deduplicated, without path
 	state  map[string]fileState // last seen state of path and of every extra file
@@ -107,9 +112,14 @@ type Watcher struct {
 
 // testHooks are called from the Run goroutine.
 type testHooks struct {
-	event       func(seq uint64, ev fsnotify.Event) // every event received, before filtering
-	beforeCheck func()                              // before a check reads anything
-	afterCheck  func(seq uint64, changed bool)      // seq: events received when the check started
+	// event sees every event received (seq counts them) before filtering,
+	// and may swallow it.
+	event func(seq uint64, ev fsnotify.Event) (swallow bool)
+	// idle is called when the loop is about to wait with no check pending:
+	// every event up to seq has been handled.
+	idle func(seq uint64)
+	// beforeCheck is called before a check reads anything.
+	beforeCheck func()
 }
 
 // New returns a Watcher for opts.Path. It records the current content hash of
@@ -172,7 +182,10 @@ func (w *Watcher) SetFiles(files []string) {
 	slices.Sort(clean)
 	clean = slices.Compact(clean)
 
-	// Hash new files outside the lock; they are few and usually small.
+	w.setMu.Lock()
+	defer w.setMu.Unlock()
+	// Hash new files outside mu, so as not to block a check; they are few
+	// and usually small.
 	w.mu.Lock()
 	var fresh []string
 	for _, f := range clean {
@@ -279,12 +292,15 @@ func (w *Watcher) Run(ctx context.Context, onChange func()) error {
 	check := func() {
 		pending = false
 		timer.Stop()
-		w.check(n, seq, onChange)
+		w.check(n, onChange)
 	}
 
 	// Catch changes made between New (or SetFiles) and the watches being set up.
 	arm()
 	for {
+		if h := w.hooks.idle; h != nil && !pending {
+			h(seq)
+		}
 		select {
 		case <-ctx.Done():
 			return nil
@@ -296,8 +312,8 @@ func (w *Watcher) Run(ctx context.Context, onChange func()) error {
 				continue
 			}
 			seq++
-			if h := w.hooks.event; h != nil {
-				h(seq, ev)
+			if h := w.hooks.event; h != nil && h(seq, ev) {
+				continue
 			}
 			if ev.Op == fsnotify.Chmod {
 				continue // touch, chmod: content cannot have changed
@@ -328,7 +344,7 @@ func (w *Watcher) Run(ctx context.Context, onChange func()) error {
 
 // check re-resolves the watched folders, hashes every file and calls onChange
 // if any state differs from the recorded one.
-func (w *Watcher) check(n notifier, seq uint64, onChange func()) {
+func (w *Watcher) check(n notifier, onChange func()) {
 	if h := w.hooks.beforeCheck; h != nil {
 		h()
 	}
@@ -359,9 +375,6 @@ func (w *Watcher) check(n notifier, seq uint64, onChange func()) {
 	if len(changed) > 0 {
 		w.log.Info("watched files changed", "files", changed)
 		onChange()
-	}
-	if h := w.hooks.afterCheck; h != nil {
-		h(seq, len(changed) > 0)
 	}
 }
 
@@ -422,19 +435,56 @@ func (w *Watcher) watchedDirs() []string {
 	return dirs
 }
 
-// watchDirs returns the folders to watch for files: the folder of each file
-// and the folder of its symlink-resolved target, each with symlinks resolved
-// (so that a swapped folder symlink yields a new name to watch), or its
-// nearest existing ancestor when it does not exist.
+// watchDirs returns the folders to watch for files. See addFileDirs.
 func watchDirs(files []string) map[string]bool {
 	dirs := map[string]bool{}
 	for _, f := range files {
-		dirs[existingDir(filepath.Dir(f))] = true
-		if real, err := filepath.EvalSymlinks(f); err == nil {
-			dirs[existingDir(filepath.Dir(real))] = true
-		}
+		addFileDirs(dirs, f)
 	}
 	return dirs
+}
+
+// maxSymlinkHops bounds symlink chains, as the kernel's ELOOP limit does.
+const maxSymlinkHops = 40
+
+// addFileDirs adds the folders in which a change can change what reading path
+// returns: the folder of path, of each symlink on the way to its target
+// (following the chain link by link), of each symlinked folder in those paths
+// (kubelet's nested items: functions -> ..data/functions) and of the final
+// target. Each folder is added with symlinks resolved, so that a swapped
+// folder symlink yields a new name to watch, or as its nearest existing
+// ancestor when it does not exist.
+func addFileDirs(dirs map[string]bool, path string) {
+	p := path
+	for range maxSymlinkHops {
+		dir := filepath.Dir(p)
+		dirs[existingDir(dir)] = true
+		for a := dir; filepath.Dir(a) != a; a = filepath.Dir(a) {
+			if fi, err := os.Lstat(a); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				dirs[existingDir(filepath.Dir(a))] = true
+			}
+		}
+		fi, err := os.Lstat(p)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			break
+		}
+		target, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(target) {
+			// Relative to the folder holding the link, as the kernel
+			// resolves it: physically, not lexically.
+			if real, err := filepath.EvalSymlinks(dir); err == nil {
+				dir = real
+			}
+			target = filepath.Join(dir, target)
+		}
+		p = target
+	}
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		dirs[existingDir(filepath.Dir(real))] = true
+	}
 }
 
 // existingDir returns dir with symlinks resolved, or the nearest ancestor of

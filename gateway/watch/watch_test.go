@@ -26,9 +26,11 @@ import (
 //     delays the test goroutine. (The debounce that normally gives this
 //     guarantee is tested with exact fake time in loop_test.go.)
 //   - sync creates a sentinel file in the kong.yml folder and waits until the
-//     watcher has received its event and finished a check that started after
-//     it. inotify delivers the events of one instance in order, so every
-//     earlier event has then been handled and onChange has been called for it.
+//     watcher has received its event and is idle: no check pending or
+//     running. inotify delivers the events of one instance in order, so every
+//     earlier event has then been handled, and onChange called if it was due.
+//     The watcher swallows sentinel events, so they never cause a check: a
+//     change whose own events failed to cause one is not hidden by sync.
 
 const (
 	testDebounce = 20 * time.Millisecond
@@ -45,7 +47,7 @@ type harness struct {
 
 	mu       sync.Mutex
 	sentinel map[string]uint64 // sentinel base name -> event seq
-	checked  uint64            // highest start seq of a finished check
+	idle     uint64            // seq of the last idle report
 	seen     []string          // content of path at each onChange
 	inflight atomic.Int32
 	syncs    int
@@ -79,21 +81,28 @@ func (h *harness) start(opts Options) {
 	}
 	h.w = w
 	w.hooks = testHooks{
-		event: func(seq uint64, ev fsnotify.Event) {
-			if base := filepath.Base(ev.Name); strings.HasPrefix(base, ".sync-") && ev.Has(fsnotify.Create) {
+		event: func(seq uint64, ev fsnotify.Event) bool {
+			base := filepath.Base(ev.Name)
+			if !strings.HasPrefix(base, ".sync-") {
+				return false
+			}
+			if ev.Has(fsnotify.Create) {
 				h.mu.Lock()
 				h.sentinel[base] = seq
 				h.mu.Unlock()
 			}
+			return true // so that sentinels never cause a check themselves
+		},
+		idle: func(seq uint64) {
+			h.mu.Lock()
+			h.idle = seq
+			h.mu.Unlock()
 		},
 		beforeCheck: func() {
+			// Wait for a running edit to finish.
 			h.gate.Lock()
-			h.gate.Unlock() //nolint:staticcheck // SA2001: waiting for edit to finish is the point
-		},
-		afterCheck: func(seq uint64, _ bool) {
-			h.mu.Lock()
-			h.checked = max(h.checked, seq)
-			h.mu.Unlock()
+			//lint:ignore SA2001 the empty critical section is the point: it waits for edit
+			h.gate.Unlock()
 		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -175,7 +184,7 @@ func (h *harness) sync() {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		seq, ok := h.sentinel[name]
-		return ok && h.checked >= seq
+		return ok && h.idle >= seq
 	})
 }
 
@@ -396,6 +405,7 @@ func (c *configMap) update(files map[string]string) {
 	ts := fmt.Sprintf("..2026_11_25_00_00_%02d.%d", c.n, 100+c.n)
 	must(c.t, os.Mkdir(filepath.Join(c.dir, ts), 0o755))
 	for name, content := range files {
+		must(c.t, os.MkdirAll(filepath.Dir(filepath.Join(c.dir, ts, name)), 0o755))
 		writeFile(c.t, filepath.Join(c.dir, ts, name), content)
 	}
 	must(c.t, os.Symlink(ts, filepath.Join(c.dir, "..data_tmp")))
@@ -403,8 +413,14 @@ func (c *configMap) update(files map[string]string) {
 	if c.cur != "" {
 		must(c.t, os.RemoveAll(filepath.Join(c.dir, c.cur)))
 	} else {
+		// One link per top-level name: "functions/auth.lua" gets
+		// functions -> ..data/functions.
 		for name := range files {
-			must(c.t, os.Symlink(filepath.Join("..data", name), filepath.Join(c.dir, name)))
+			top, _, _ := strings.Cut(name, "/")
+			if _, err := os.Lstat(filepath.Join(c.dir, top)); err == nil {
+				continue
+			}
+			must(c.t, os.Symlink(filepath.Join("..data", top), filepath.Join(c.dir, top)))
 		}
 	}
 	c.cur = ts
@@ -433,6 +449,38 @@ func TestConfigMapUpdate(t *testing.T) {
 	h.sync()
 	cm.update(map[string]string{"kong.yml": "v4", "other.yml": "b"})
 	h.wantCalls("v2", "v3", "v4")
+}
+
+// A Lua file mounted from a ConfigMap as a nested item, with kong.yml
+// elsewhere: functions -> ..data/functions, ..data -> ..<timestamp>.
+func TestConfigMapNestedLuaItem(t *testing.T) {
+	h := newHarness(t)
+	writeFile(t, h.path, "v1")
+	cmDir := t.TempDir()
+	cm := &configMap{t: t, dir: cmDir}
+	cm.update(map[string]string{"functions/auth.lua": "return 1", "functions/other.lua": "return 0"})
+	lua := filepath.Join(cmDir, "functions", "auth.lua")
+	h.start(Options{})
+	h.w.SetFiles([]string{lua})
+	h.waitWatched(cmDir, filepath.Join(cmDir, cm.cur, "functions"))
+	h.sync()
+
+	for i, tt := range []struct {
+		name  string
+		files map[string]string
+		want  int // onChange calls so far
+	}{
+		{"referenced file changed", map[string]string{"functions/auth.lua": "return 2", "functions/other.lua": "return 0"}, 1},
+		{"only another item changed", map[string]string{"functions/auth.lua": "return 2", "functions/other.lua": "return 1"}, 1},
+		{"referenced file removed", map[string]string{"functions/other.lua": "return 1"}, 2},
+		{"referenced file back", map[string]string{"functions/auth.lua": "return 3", "functions/other.lua": "return 1"}, 3},
+	} {
+		h.edit(func() { cm.update(tt.files) })
+		h.sync()
+		if got := len(h.calls()); got != tt.want {
+			t.Fatalf("step %d (%s): onChange called %d times in all, want %d", i, tt.name, got, tt.want)
+		}
+	}
 }
 
 // A referenced Lua file in another folder, edited in the ways editors do.
@@ -537,10 +585,12 @@ func TestSetFilesChangesWatchedFolders(t *testing.T) {
 func TestFolderAppearsAndDisappears(t *testing.T) {
 	h := newHarness(t)
 	writeFile(t, h.path, "v1")
-	fnDir := filepath.Join(h.dir, "functions", "auth")
+	lib := t.TempDir() // not otherwise watched
+	fnDir := filepath.Join(lib, "functions", "auth")
 	lua := filepath.Join(fnDir, "auth.lua")
 	h.start(Options{})
 	h.w.SetFiles([]string{lua})
+	h.waitWatched(lib)
 	h.sync()
 
 	h.edit(func() {
@@ -553,12 +603,13 @@ func TestFolderAppearsAndDisappears(t *testing.T) {
 	}
 	h.waitWatched(fnDir)
 
-	must(t, os.RemoveAll(filepath.Join(h.dir, "functions")))
+	must(t, os.RemoveAll(filepath.Join(lib, "functions")))
 	h.sync()
 	if got := len(h.calls()); got != 2 {
 		t.Fatalf("folder removed: onChange called %d times, want 2", got)
 	}
 	h.waitNotWatched(fnDir)
+	h.waitWatched(lib)
 
 	// Without the edit gate: the folders and file appear step by step.
 	must(t, os.MkdirAll(fnDir, 0o755))
@@ -752,7 +803,8 @@ func TestNoGoroutineLeak(t *testing.T) {
 }
 
 func TestWatchDirs(t *testing.T) {
-	root := t.TempDir()
+	root, err := filepath.EvalSymlinks(t.TempDir())
+	must(t, err)
 	mk := func(p string) string {
 		p = filepath.Join(root, p)
 		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
@@ -774,6 +826,12 @@ func TestWatchDirs(t *testing.T) {
 	link(filepath.Join(root, "a"), "alias")
 	viaDirLink := filepath.Join(root, "alias", "kong.yml")
 	dangling := link(filepath.Join(root, "nowhere", "x.lua"), "d/x.lua")
+	link("../b/fn.lua", "e/mid.lua")
+	chain := link("../e/mid.lua", "f/fn.lua")
+	mk("nested/..2026_01_01/functions/auth.lua")
+	link("..2026_01_01", "nested/..data")
+	link("..data/functions", "nested/functions")
+	nestedItem := filepath.Join(root, "nested", "functions", "auth.lua")
 
 	for _, tt := range []struct {
 		name  string
@@ -786,8 +844,10 @@ func TestWatchDirs(t *testing.T) {
 		{"two folders", []string{plain, otherFile}, []string{"a", "b"}},
 		{"symlink into another folder", []string{linked}, []string{"b", "c"}},
 		{"kubelet layout", []string{cmFile}, []string{"cm", "cm/..2026_01_01"}},
-		{"folder reached through a symlink is resolved", []string{viaDirLink}, []string{"a"}},
-		{"dangling symlink", []string{dangling}, []string{"d"}},
+		{"folder reached through a symlink: the link's folder too", []string{viaDirLink}, []string{".", "a"}},
+		{"chain of relative symlinks", []string{chain}, []string{"b", "e", "f"}},
+		{"kubelet nested item", []string{nestedItem}, []string{"nested", "nested/..2026_01_01/functions"}},
+		{"dangling symlink: the target folder's nearest ancestor", []string{dangling}, []string{".", "d"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var got []string
@@ -827,5 +887,40 @@ func TestHashFileStates(t *testing.T) {
 	}
 	if got := hashFile(dir); got.status != statusError {
 		t.Errorf("folder status = %d, want statusError", got.status)
+	}
+}
+
+// Concurrent SetFiles calls must leave a real baseline for every file: a
+// missing one would make the next check report a change that did not happen.
+func TestSetFilesConcurrentBaselines(t *testing.T) {
+	dir := t.TempDir()
+	w, err := New(Options{Path: filepath.Join(dir, "kong.yml")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for i := range 6 {
+		f := filepath.Join(dir, fmt.Sprintf("f%d.lua", i))
+		writeFile(t, f, fmt.Sprint("return ", i))
+		files = append(files, f)
+	}
+	var wg sync.WaitGroup
+	for i := range 4 {
+		wg.Go(func() {
+			for j := range 200 {
+				if (i+j)%2 == 0 {
+					w.SetFiles(files)
+				} else {
+					w.SetFiles(files[i : i+2])
+				}
+			}
+		})
+	}
+	wg.Wait()
+	w.SetFiles(files)
+	for _, f := range files {
+		if got, want := w.state[f], hashFile(f); got != want {
+			t.Errorf("baseline of %s = %+v, want %+v", filepath.Base(f), got, want)
+		}
 	}
 }
