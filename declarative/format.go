@@ -56,6 +56,10 @@ func (e *ValidationError) KongTree() map[string]any {
 		}
 		segs := splitPath(fe.Path)
 		entity := isEntityPath(segs)
+		if entity && strings.HasPrefix(fe.Message, "uniqueness violation: ") {
+			// Kong replaces the whole entry of the second occurrence.
+			entity = false
+		}
 		var cur any = root
 		for i, s := range segs {
 			last := i == len(segs)-1
@@ -101,7 +105,7 @@ func treeStep(cur any, s segment, leaf any, isLeaf bool) any {
 		key = "#" + strconv.Itoa(s.index+1)
 	}
 	if isLeaf {
-		if _, exists := m[key]; !exists {
+		if _, exists := m[key]; !exists || strings.HasPrefix(leaf.(string), "uniqueness violation: ") {
 			m[key] = leaf
 		}
 		return nil

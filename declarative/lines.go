@@ -48,12 +48,13 @@ func splitPath(p string) []segment {
 // lineIndex maps error paths to lines using the YAML node tree.
 type lineIndex struct {
 	root *yaml.Node
+	err  error // the node parser's error, if any
 }
 
 func newLineIndex(data []byte) *lineIndex {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
-		return &lineIndex{}
+		return &lineIndex{err: err}
 	}
 	return &lineIndex{root: doc.Content[0]}
 }

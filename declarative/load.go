@@ -90,24 +90,45 @@ func decode(data []byte, filename string) (map[string]any, *FieldError) {
 			return nil, jerr
 		}
 	}
-	err := sigsyaml.Unmarshal(data, &v, func(d *json.Decoder) *json.Decoder {
+	err := sigsyaml.UnmarshalStrict(data, &v, func(d *json.Decoder) *json.Decoder {
 		d.UseNumber()
 		return d
 	})
 	if err != nil {
-		msg := err.Error()
-		msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
-		msg = strings.TrimPrefix(msg, "yaml: ")
-		line := 0
-		if m := yamlLineRe.FindStringSubmatchIndex(msg); m != nil {
-			line, _ = strconv.Atoi(msg[m[2]:m[3]])
-			if m[0] == 0 {
-				msg = msg[m[1]:]
-			}
-		}
-		return nil, parseError(msg, line)
+		return nil, yamlError(data, err)
 	}
 	return asObject(v)
+}
+
+// yamlError turns a parser error into a FieldError with its line. When the
+// YAML 1.1 parser gives no line, the YAML node parser is asked for one.
+func yamlError(data []byte, err error) *FieldError {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	if rest, ok := strings.CutPrefix(msg, "unmarshal errors:\n"); ok {
+		// "  line 5: key \"host\" already set in map" (one per line): keep the first
+		msg, _, _ = strings.Cut(strings.TrimSpace(rest), "\n")
+	}
+	line := 0
+	if m := yamlLineRe.FindStringSubmatchIndex(msg); m != nil {
+		line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		if m[0] == 0 {
+			msg = msg[m[1]:]
+		}
+	} else if li := newLineIndex(data); li.err != nil {
+		if m := yamlLineRe.FindStringSubmatch(li.err.Error()); m != nil {
+			line, _ = strconv.Atoi(m[1])
+		}
+	}
+	if t := bytes.TrimSpace(data); line == 0 && len(t) > 0 && (t[0] == '{' || t[0] == '[') {
+		// JSON in a YAML file: the JSON decoder knows where it broke.
+		var v any
+		if jerr := decodeJSON(data, &v); jerr != nil {
+			line = jerr.Line
+		}
+	}
+	return parseError(msg, line)
 }
 
 func decodeJSON(data []byte, v *any) *FieldError {
