@@ -1,0 +1,165 @@
+package functions
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"luagate/lualib"
+)
+
+func TestLimitsDiscardTheState(t *testing.T) {
+	tests := []struct {
+		name    string
+		src     string
+		timeout bool
+		want    string // substring of the message
+	}{
+		{"runaway loop", "while true do end", true, `[string "while true do end"]:1: lua_max_execution_time of 50ms exceeded`},
+		{"runaway loop in a returned function", "return function()\n local i = 0\n while true do i = i + 1 end\nend", true,
+			"lua_max_execution_time of 50ms exceeded"},
+		{"pcall cannot keep a runaway loop alive", "while true do pcall(function() while true do end end) end", true,
+			"lua_max_execution_time of 50ms exceeded"},
+		{"runaway recursion", "local function f(n) return 1 + f(n + 1) end\nf(1)", false, "stack overflow"},
+		{"registry overflow", "local t = {}\nfor i = 1, 10000 do t[i] = i end\nreturn unpack(t)", false, "registry overflow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			bad := testPlugin(t, PreFunction, "bad", access(tt.src))
+			good := testPlugin(t, PostFunction, "good", access(`kong.service.request.set_header("X-Out", "fine")`))
+			limit := 50 * time.Millisecond
+			if !tt.timeout {
+				limit = 10 * time.Second // slow -race runs must hit the limit under test first
+			}
+			set := testSet(t, Settings{MaxExecutionTime: limit,
+				State: lualib.StateOptions{RegistrySize: 1024, RegistryMaxSize: 4096}}, newFakeVM(), bad, good)
+			before := set.idle[0]
+
+			ex := newEx()
+			var lease *Lease
+			start := time.Now()
+			err := set.Handler(bad).Run(lualib.PhaseAccess, ex, &lease)
+			var re *RuntimeError
+			if !errors.As(err, &re) {
+				t.Fatalf("error = %v, want *RuntimeError", err)
+			}
+			if elapsed := time.Since(start); tt.timeout && elapsed > 2*time.Second {
+				t.Errorf("stopped after %v", elapsed)
+			}
+			if re.Timeout != tt.timeout || re.Timeout == re.Limit {
+				t.Errorf("Timeout = %v, Limit = %v", re.Timeout, re.Limit)
+			}
+			if !strings.Contains(re.Message, tt.want) {
+				t.Errorf("message %q lacks %q", re.Message, tt.want)
+			}
+			lease.Release()
+			if n := set.idleStates(); n != 0 {
+				t.Errorf("the broken state went back to the pool (%d idle)", n)
+			}
+
+			// the gateway keeps serving: the next request gets a fresh state
+			ex = newEx()
+			if err := request(t, set.Handler(good), lualib.PhaseAccess, ex); err != nil {
+				t.Fatal(err)
+			}
+			if upHeader(ex, "X-Out") != "fine" {
+				t.Error("next request did not run")
+			}
+			if set.idle[0] == before {
+				t.Error("next request ran on the discarded state")
+			}
+		})
+	}
+}
+
+// A call that finishes in time leaves the watchdog disarmed; the state
+// keeps serving and its context is not cancelled.
+func TestWatchdogDisarmed(t *testing.T) {
+	p := testPlugin(t, PreFunction, "p", access(`local s = 0 for i = 1, 1000 do s = s + i end`))
+	set := testSet(t, Settings{MaxExecutionTime: 20 * time.Millisecond}, newFakeVM(), p)
+	for range 3 {
+		if err := request(t, set.Handler(p), lualib.PhaseAccess, newEx()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(40 * time.Millisecond)
+	st := set.idle[0]
+	if st.ctx.Err() != nil || st.broken {
+		t.Errorf("watchdog fired after the calls returned")
+	}
+	if err := request(t, set.Handler(p), lualib.PhaseAccess, newEx()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Many goroutines leasing at once (run with -race).
+func TestConcurrentRequests(t *testing.T) {
+	p := testPlugin(t, PreFunction, "p", map[string]any{
+		"access": []any{`
+			local n = 0
+			return function()
+				n = n + 1
+				kong.service.request.set_header("X-Out", ngx.worker.pid() .. ":" .. n)
+			end`},
+		"log": []any{`kong.service.request.set_header("X-Log", ngx.worker.pid())`},
+	})
+	const workers, each = 8, 50
+	set := testSet(t, Settings{MaxIdleStates: 4}, newFakeVM(), p)
+	h := set.Handler(p)
+	var mu sync.Mutex
+	maxN := map[string]int{}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				ex := newEx()
+				var lease *Lease
+				if err := h.Run(lualib.PhaseAccess, ex, &lease); err != nil {
+					errs <- err
+					return
+				}
+				if err := h.Run(lualib.PhaseLog, ex, &lease); err != nil {
+					errs <- err
+					return
+				}
+				lease.Release()
+				var pid string
+				var n int
+				if _, err := fmt.Sscanf(strings.Replace(upHeader(ex, "X-Out"), ":", " ", 1), "%s %d", &pid, &n); err != nil {
+					errs <- err
+					return
+				}
+				if log := upHeader(ex, "X-Log"); log != pid {
+					errs <- fmt.Errorf("access ran on pid %s, log on %s", pid, log)
+					return
+				}
+				mu.Lock()
+				maxN[pid] = max(maxN[pid], n)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	// Each state counts its own requests; states closed when the idle cap is
+	// exceeded take their counts with them, so the sum can only be <= total.
+	total := 0
+	for _, n := range maxN {
+		total += n
+	}
+	if total == 0 || total > workers*each {
+		t.Errorf("sum of per-state counters = %d, want 1..%d", total, workers*each)
+	}
+	if n := set.idleStates(); n > 4 {
+		t.Errorf("idle states = %d, want <= 4 (MaxIdleStates)", n)
+	}
+}
