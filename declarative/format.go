@@ -6,7 +6,8 @@ import (
 	"strings"
 )
 
-// FormatText renders an error from Load one problem per line, as
+// FormatText renders an error from Load one problem per line (lines joined
+// by "\n", no trailing newline), as
 // `luagate config parse` prints it:
 //
 //	kong.yml:12: services[0].routes[1].paths[0]: should start with: / (fixed path) or ~/ (regex path)
@@ -19,14 +20,17 @@ func FormatText(err error) string {
 	}
 	var ve *ValidationError
 	if !errors.As(err, &ve) {
-		return err.Error() + "\n"
+		return err.Error()
 	}
 	name := ve.File
 	if name == "" {
 		name = "<input>"
 	}
 	var b strings.Builder
-	for _, fe := range ve.Errors {
+	for i, fe := range ve.Errors {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
 		b.WriteString(name)
 		if fe.Line > 0 {
 			b.WriteByte(':')
@@ -38,7 +42,6 @@ func FormatText(err error) string {
 			b.WriteString(": ")
 		}
 		b.WriteString(fe.Message)
-		b.WriteByte('\n')
 	}
 	return b.String()
 }
@@ -148,10 +151,7 @@ func denseTree(v any) any {
 	}
 	out := make(map[string]any, len(m))
 	for k, x := range m {
-		if strings.HasPrefix(k, "#") {
-			k = k[1:]
-		}
-		out[k] = denseTree(x)
+		out[strings.TrimPrefix(k, "#")] = denseTree(x)
 	}
 	return out
 }

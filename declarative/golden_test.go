@@ -71,7 +71,7 @@ func TestGoldenBad(t *testing.T) {
 			if _, ok := err.(*ValidationError); !ok {
 				t.Fatalf("error is %T, want *ValidationError", err)
 			}
-			checkGolden(t, strings.TrimSuffix(f, ".yml")+".golden", []byte(FormatText(err)))
+			checkGolden(t, strings.TrimSuffix(f, ".yml")+".golden", []byte(FormatText(err)+"\n"))
 		})
 	}
 }

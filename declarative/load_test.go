@@ -419,7 +419,7 @@ plugins:
 func TestSchemaErrorsAndRegistry(t *testing.T) {
 	text := "_format_version: \"3.0\"\nplugins:\n- name: key-auth\n"
 	_, err := Load([]byte(text), Options{Filename: "kong.yml"}) // nil registry
-	if got := FormatText(err); got != "kong.yml:3: plugins[0].name: plugin 'key-auth' not enabled; add it to the 'plugins' configuration property\n" {
+	if got := FormatText(err); got != "kong.yml:3: plugins[0].name: plugin 'key-auth' not enabled; add it to the 'plugins' configuration property" {
 		t.Errorf("nil registry: %q", got)
 	}
 	ve := loadErr(t, "_format_version: \"3.0\"\nplugins:\n- name: pre-function\n  config:\n    bad: 1\n    whole: 1\n")
@@ -515,7 +515,7 @@ func TestJSONInput(t *testing.T) {
 	text := "{\n  \"_format_version\": \"3.0\",\n  \"services\": [\n    {\"name\": \"s\", \"port\": 99999}\n  ]\n}\n"
 	_, err := Load([]byte(text), testOptions("kong.json", ""))
 	got := FormatText(err)
-	want := "kong.json:4: services[0].host: required field missing\nkong.json:4: services[0].port: value should be between 0 and 65535\n"
+	want := "kong.json:4: services[0].host: required field missing\nkong.json:4: services[0].port: value should be between 0 and 65535"
 	if got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -528,11 +528,11 @@ func TestJSONInput(t *testing.T) {
 		t.Errorf("YAML without file name: %v", err)
 	}
 	_, err = Load([]byte("[]"), Options{})
-	if got := FormatText(err); got != "<input>: failed parsing declarative configuration: expected an object\n" {
+	if got := FormatText(err); got != "<input>: failed parsing declarative configuration: expected an object" {
 		t.Errorf("array without file name: %q", got)
 	}
 	_, err = Load([]byte("{}"), Options{Filename: "kong.conf"})
-	if got := FormatText(err); got != "kong.conf: unknown file type: kong.conf. (Accepted types: json, yaml)\n" {
+	if got := FormatText(err); got != "kong.conf: unknown file type: kong.conf. (Accepted types: json, yaml)" {
 		t.Errorf("unknown extension: %q", got)
 	}
 }
