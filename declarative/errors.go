@@ -15,6 +15,12 @@ type FieldError struct {
 	Line int
 	// Message follows Kong's catalogue: "required field missing".
 	Message string
+
+	// kong, when set, is where Kong's error tree keeps this error when that
+	// is not the path itself: reference errors and flatten-time uniqueness
+	// errors are keyed by the entity's endpoint key or id. A last element
+	// "[]" means "append to a list".
+	kong []string
 }
 
 func (e *FieldError) Error() string {

@@ -57,6 +57,10 @@ func (e *ValidationError) KongTree() map[string]any {
 			root["error"] = fe.Message
 			continue
 		}
+		if fe.kong != nil {
+			kongKeyed(root, fe.kong, fe.Message)
+			continue
+		}
 		segs := splitPath(fe.Path)
 		entity := isEntityPath(segs)
 		if entity && strings.HasPrefix(fe.Message, "uniqueness violation: ") {
@@ -83,6 +87,32 @@ func (e *ValidationError) KongTree() map[string]any {
 		}
 	}
 	return denseTree(root).(map[string]any)
+}
+
+// kongKeyed stores msg at a Kong-specific place (see FieldError.kong).
+func kongKeyed(root map[string]any, where []string, msg string) {
+	m := root
+	for i, k := range where {
+		last := i == len(where)-1
+		if last {
+			m[k] = msg
+			return
+		}
+		if i == len(where)-2 && where[i+1] == "[]" {
+			list, _ := m[k].([]any)
+			m[k] = append(list, msg)
+			return
+		}
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			if _, exists := m[k]; exists {
+				return
+			}
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
 }
 
 // isEntityPath reports whether a path ends at an entity (a list element of

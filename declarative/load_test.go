@@ -558,6 +558,28 @@ services:
 	}
 }
 
+func TestKongTreeKeyedErrors(t *testing.T) {
+	ve := loadErr(t, `_format_version: "3.0"
+plugins:
+- name: key-auth
+  service: svc1
+  consumer: my-consumer
+consumers:
+- username: foo
+  custom_id: conflict
+- username: bar
+  custom_id: conflict
+`)
+	id := formatUUID(uuid5(entityNamespace("plugins"), "plugins:*:key-auth::svc1:my-consumer"))
+	b, _ := json.Marshal(ve.KongTree())
+	want := `{"consumers":{"bar":"uniqueness violation: 'consumers' entity with custom_id set to 'conflict' already declared"},` +
+		`"plugins":{"` + id + `":["invalid reference 'service: svc1' (no such entry in 'services')",` +
+		`"invalid reference 'consumer: my-consumer' (no such entry in 'consumers')"]}}`
+	if string(b) != want {
+		t.Errorf("KongTree = %s\nwant %s", b, want)
+	}
+}
+
 func TestMarshalRoundTripCounts(t *testing.T) {
 	for _, f := range fixtures(t, "*.good.yml") {
 		c, err := loadFixture(t, f)

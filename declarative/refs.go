@@ -173,8 +173,10 @@ func (l *loader) checkUnique() {
 	{
 		names, custom, ids := l.newUniq("consumers", "username"), l.newUniq("consumers", "custom_id"), pk("consumers")
 		for _, w := range l.consumers {
-			if names.check(w.c.Username, w.c.Path0) && ids.check(w.c.ID, w.c.Path0) {
-				custom.check(w.c.CustomID, w.c.Path0)
+			if names.check(w.c.Username, w.c.Path0) && ids.check(w.c.ID, w.c.Path0) &&
+				!custom.check(w.c.CustomID, w.c.Path0) {
+				// found at flatten time: keyed by username or id in Kong's tree
+				l.errs[len(l.errs)-1].kong = []string{"consumers", orID(w.c.Username, w.c.ID)}
 			}
 		}
 	}
@@ -247,8 +249,18 @@ func (ix *index[T]) get(rf *ref) (T, bool) {
 	return v, ok
 }
 
-func (l *loader) dangling(rf *ref, table string) {
+// dangling reports an unresolved reference of the entity of kind owner
+// whose endpoint key (or id) is key.
+func (l *loader) dangling(rf *ref, table, owner, key string) {
 	l.add(rf.path, "invalid reference '"+rf.field+": "+rf.value+"' (no such entry in '"+table+"')")
+	l.errs[len(l.errs)-1].kong = []string{owner, key, "[]"}
+}
+
+func orID(key, id string) string {
+	if key != "" {
+		return key
+	}
+	return id
 }
 
 func (l *loader) resolve() {
@@ -273,29 +285,29 @@ func (l *loader) resolve() {
 		ups.put(w.u.Name, w.u.ID, w.u)
 	}
 
-	certRef := func(rf *ref) string {
+	certRef := func(rf *ref, owner, key string) string {
 		if !rf.set() {
 			return ""
 		}
 		c, ok := certs.get(&ref{kind: refTable, value: rf.value})
 		if !ok {
-			l.dangling(rf, "certificates")
+			l.dangling(rf, "certificates", owner, key)
 			return ""
 		}
 		return c.ID
 	}
 	for _, w := range l.services {
-		w.s.ClientCertificate = certRef(w.certRef)
+		w.s.ClientCertificate = certRef(w.certRef, "services", orID(w.s.Name, w.s.ID))
 	}
 	for _, w := range l.upstreams {
-		certRef(w.certRef)
+		certRef(w.certRef, "upstreams", orID(w.u.Name, w.u.ID))
 	}
 	for _, w := range l.routes {
 		if w.svcRef.set() {
 			if s, ok := svcs.get(w.svcRef); ok {
 				w.r.Service = s
 			} else {
-				l.dangling(w.svcRef, "services")
+				l.dangling(w.svcRef, "services", "routes", orID(w.r.Name, w.r.ID))
 			}
 		}
 	}
@@ -304,21 +316,21 @@ func (l *loader) resolve() {
 			if s, ok := svcs.get(w.svcRef); ok {
 				w.p.Service = s
 			} else {
-				l.dangling(w.svcRef, "services")
+				l.dangling(w.svcRef, "services", "plugins", w.p.ID)
 			}
 		}
 		if w.routeRef.set() {
 			if r, ok := routes.get(w.routeRef); ok {
 				w.p.Route = r
 			} else {
-				l.dangling(w.routeRef, "routes")
+				l.dangling(w.routeRef, "routes", "plugins", w.p.ID)
 			}
 		}
 		if w.consRef.set() {
 			if c, ok := cons.get(w.consRef); ok {
 				w.p.Consumer = c
 			} else {
-				l.dangling(w.consRef, "consumers")
+				l.dangling(w.consRef, "consumers", "plugins", w.p.ID)
 			}
 		}
 	}
@@ -327,7 +339,7 @@ func (l *loader) resolve() {
 			if u, ok := ups.get(w.upRef); ok {
 				w.t.Upstream = u
 			} else {
-				l.dangling(w.upRef, "upstreams")
+				l.dangling(w.upRef, "upstreams", "targets", w.t.ID)
 			}
 		}
 	}
@@ -336,7 +348,7 @@ func (l *loader) resolve() {
 			if c, ok := certs.get(&ref{kind: refTable, value: w.certRef.value}); ok {
 				w.s.Certificate = c
 			} else {
-				l.dangling(w.certRef, "certificates")
+				l.dangling(w.certRef, "certificates", "snis", orID(w.s.Name, w.s.ID))
 			}
 		}
 	}
