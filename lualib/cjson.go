@@ -115,6 +115,17 @@ func cjDefaultConfig() *cjConfig {
 	}
 }
 
+// Settings of the Go helpers. They are read-only after initialisation (the
+// helpers never use the kept-buffer field), so sharing them is safe.
+var (
+	cjHelperEncodeCfg = cjDefaultConfig()
+	cjHelperDecodeCfg = func() *cjConfig {
+		c := cjDefaultConfig()
+		c.decodeArrayWithArrayMT = true
+		return c
+	}()
+)
+
 // cjError is an encode or decode failure with lua-cjson's message.
 type cjError struct{ msg string }
 
@@ -124,7 +135,7 @@ func (e *cjError) Error() string { return e.msg }
 // empty table as {}, "/" escaped, sparse ratio 2 / safe 10). Object keys are
 // sorted. Errors carry lua-cjson's messages.
 func EncodeJSON(L *lua.LState, v lua.LValue) ([]byte, error) {
-	e := cjEncoder{L: L, cfg: cjDefaultConfig()}
+	e := cjEncoder{L: L, cfg: cjHelperEncodeCfg, buf: make([]byte, 0, 128)}
 	if err := e.encode(v, 0); err != nil {
 		return nil, err
 	}
@@ -135,9 +146,7 @@ func EncodeJSON(L *lua.LState, v lua.LValue) ([]byte, error) {
 // decoded arrays carry cjson.array_mt so that they encode back as arrays
 // (also when empty). JSON null becomes NullValue.
 func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
-	cfg := cjDefaultConfig()
-	cfg.decodeArrayWithArrayMT = true
-	return cjDecode(L, cfg, string(data))
+	return cjDecode(L, cjHelperDecodeCfg, string(data))
 }
 
 // ---------------------------------------------------------------- encoding
@@ -156,6 +165,8 @@ type cjEncoder struct {
 	arrayMT        *lua.LTable
 	cjEmptyArrayMT *lua.LTable
 	mtLoaded       bool
+
+	keyErr error // first bad key met by collectKV
 }
 
 func (e *cjEncoder) loadMTs() {
@@ -231,31 +242,31 @@ func (e *cjEncoder) encodeTable(t *lua.LTable, depth int) error {
 // positive integer key. Excessively sparse arrays are an error unless
 // encode_sparse_array(true) converts them to objects.
 func (e *cjEncoder) arrayLength(t *lua.LTable) (int, error) {
-	maxKey, items := 0, 0
-	isArray := true
-	t.ForEach(func(k, _ lua.LValue) {
-		if !isArray {
-			return
+	// The array part is read by index and the hash part with Next, whose
+	// keys are already boxed: scanning allocates nothing per key (ForEach
+	// would box every key).
+	n := t.Len()
+	maxKey, items := n, 0
+	for i := 1; i <= n; i++ {
+		if t.RawGetInt(i) != lua.LNil {
+			items++
 		}
-		if n, ok := k.(lua.LNumber); ok {
-			f := float64(n)
-			if f >= 1 && math.Floor(f) == f {
-				if f > float64(math.MaxInt32) {
-					// lua-cjson stores the key in an int; such keys make
-					// the array hopelessly sparse anyway.
-					f = float64(math.MaxInt32)
-				}
-				if int(f) > maxKey {
-					maxKey = int(f)
-				}
-				items++
-				return
-			}
+	}
+	for k, _ := cjHashStart(t, n); k != lua.LNil; k, _ = t.Next(k) {
+		num, ok := k.(lua.LNumber)
+		f := float64(num)
+		if !ok || f < 1 || math.Floor(f) != f {
+			return -1, nil
 		}
-		isArray = false
-	})
-	if !isArray {
-		return -1, nil
+		if f > float64(math.MaxInt32) {
+			// lua-cjson keeps the key in an int; such keys make the array
+			// hopelessly sparse anyway.
+			f = float64(math.MaxInt32)
+		}
+		if int(f) > maxKey {
+			maxKey = int(f)
+		}
+		items++
 	}
 	c := e.cfg
 	if c.sparseRatio > 0 && maxKey > items*c.sparseRatio && maxKey > c.sparseSafe {
@@ -265,6 +276,15 @@ func (e *cjEncoder) arrayLength(t *lua.LTable) (int, error) {
 		return -1, nil
 	}
 	return maxKey, nil
+}
+
+// cjHashStart returns the first entry after the array part 1..n (n is
+// t.Len(), so everything after it in the array part is nil).
+func cjHashStart(t *lua.LTable, n int) (lua.LValue, lua.LValue) {
+	if n == 0 {
+		return t.Next(lua.LNil)
+	}
+	return t.Next(lua.LNumber(n))
 }
 
 func (e *cjEncoder) encodeArray(t *lua.LTable, n, depth int) error {
@@ -283,26 +303,17 @@ func (e *cjEncoder) encodeArray(t *lua.LTable, n, depth int) error {
 
 func (e *cjEncoder) encodeObject(t *lua.LTable, depth int) error {
 	start := len(e.kvs)
-	var keyErr error
-	t.ForEach(func(k, v lua.LValue) {
-		if keyErr != nil {
-			return
+	e.keyErr = nil
+	n := t.Len()
+	for i := 1; i <= n; i++ {
+		if v := t.RawGetInt(i); v != lua.LNil {
+			e.collectKV(lua.LNumber(i), v)
 		}
-		switch k := k.(type) {
-		case lua.LString:
-			e.kvs = append(e.kvs, cjKV{key: string(k), val: v})
-		case lua.LNumber:
-			s, err := e.numberText(float64(k))
-			if err != nil {
-				keyErr = err
-				return
-			}
-			e.kvs = append(e.kvs, cjKV{key: s, num: true, val: v})
-		default:
-			keyErr = cjEncodeErr(k.Type().String(), "table key must be a number or string")
-		}
-	})
-	if keyErr != nil {
+	}
+	for k, v := cjHashStart(t, n); k != lua.LNil; k, v = t.Next(k) {
+		e.collectKV(k, v)
+	}
+	if keyErr := e.keyErr; keyErr != nil {
 		e.kvs = e.kvs[:start]
 		return keyErr
 	}
@@ -331,6 +342,26 @@ func (e *cjEncoder) encodeObject(t *lua.LTable, depth int) error {
 	clear(e.kvs[start:end])
 	e.kvs = e.kvs[:start]
 	return nil
+}
+
+// collectKV adds one entry of the object being encoded.
+func (e *cjEncoder) collectKV(k, v lua.LValue) {
+	if e.keyErr != nil {
+		return
+	}
+	switch k := k.(type) {
+	case lua.LString:
+		e.kvs = append(e.kvs, cjKV{key: string(k), val: v})
+	case lua.LNumber:
+		s, err := e.numberText(float64(k))
+		if err != nil {
+			e.keyErr = err
+			return
+		}
+		e.kvs = append(e.kvs, cjKV{key: s, num: true, val: v})
+	default:
+		e.keyErr = cjEncodeErr(k.Type().String(), "table key must be a number or string")
+	}
 }
 
 const cjHexLower = "0123456789abcdef"
