@@ -135,7 +135,7 @@ func pluginParent(p *Plugin) string {
 
 func (m *marshaller) service(c *Config, s *Service) *yaml.Node {
 	n := mapNode()
-	addPair(n, "id", strNode(s.ID))
+	addPair(n, "id", optStr(s.ID))
 	addPair(n, "name", optStr(s.Name))
 	addPair(n, "protocol", strNode(s.Protocol))
 	addPair(n, "host", optStr(s.Host))
@@ -198,7 +198,7 @@ func refName(name, id string) *yaml.Node {
 
 func (m *marshaller) route(c *Config, r *Route, top bool) *yaml.Node {
 	n := mapNode()
-	addPair(n, "id", strNode(r.ID))
+	addPair(n, "id", optStr(r.ID))
 	addPair(n, "name", optStr(r.Name))
 	addPair(n, "protocols", strList(r.Protocols))
 	addPair(n, "methods", strList(r.Methods))
@@ -270,7 +270,7 @@ func endpointList(eps []RouteEndpoint) *yaml.Node {
 
 func (m *marshaller) plugin(p *Plugin, top bool) (*yaml.Node, error) {
 	n := mapNode()
-	addPair(n, "id", strNode(p.ID))
+	addPair(n, "id", optStr(p.ID))
 	addPair(n, "name", strNode(p.Name))
 	addPair(n, "instance_name", optStr(p.InstanceName))
 	cfg, err := valueNode(p.RawConfig)
@@ -304,7 +304,7 @@ func (m *marshaller) plugin(p *Plugin, top bool) (*yaml.Node, error) {
 
 func (m *marshaller) consumer(c *Config, cn *Consumer) *yaml.Node {
 	n := mapNode()
-	addPair(n, "id", strNode(cn.ID))
+	addPair(n, "id", optStr(cn.ID))
 	addPair(n, "username", optStr(cn.Username))
 	addPair(n, "custom_id", optStr(cn.CustomID))
 	addPair(n, "tags", strList(cn.Tags))
@@ -323,7 +323,7 @@ func (m *marshaller) consumer(c *Config, cn *Consumer) *yaml.Node {
 
 func (m *marshaller) upstream(c *Config, u *Upstream) *yaml.Node {
 	n := mapNode()
-	addPair(n, "id", strNode(u.ID))
+	addPair(n, "id", optStr(u.ID))
 	addPair(n, "name", strNode(u.Name))
 	addPair(n, "algorithm", strNode(u.Algorithm))
 	addPair(n, "hash_on", strNode(u.HashOn))
@@ -360,7 +360,7 @@ func (m *marshaller) upstream(c *Config, u *Upstream) *yaml.Node {
 
 func (m *marshaller) target(t *Target, top bool) *yaml.Node {
 	n := mapNode()
-	addPair(n, "id", strNode(t.ID))
+	addPair(n, "id", optStr(t.ID))
 	addPair(n, "target", strNode(t.Target))
 	addPair(n, "weight", intNode(int64(t.Weight)))
 	addPair(n, "tags", strList(t.Tags))
@@ -378,7 +378,7 @@ func (m *marshaller) target(t *Target, top bool) *yaml.Node {
 
 func (m *marshaller) certificate(c *Config, cert *Certificate) *yaml.Node {
 	n := mapNode()
-	addPair(n, "id", strNode(cert.ID))
+	addPair(n, "id", optStr(cert.ID))
 	addPair(n, "cert", optStr(cert.Cert))
 	addPair(n, "key", optStr(cert.Key))
 	addPair(n, "cert_alt", optStr(cert.CertAlt))
@@ -398,7 +398,7 @@ func (m *marshaller) certificate(c *Config, cert *Certificate) *yaml.Node {
 
 func (m *marshaller) sni(s *SNI, top bool) *yaml.Node {
 	n := mapNode()
-	addPair(n, "id", strNode(s.ID))
+	addPair(n, "id", optStr(s.ID))
 	addPair(n, "name", strNode(s.Name))
 	addPair(n, "tags", strList(s.Tags))
 	if top {

@@ -87,8 +87,21 @@ func uuid5(ns [16]byte, name string) [16]byte {
 	return u
 }
 
+// namespaces caches uuid5(kongNamespace, table) for the tables that get
+// deterministic ids; it is never written after package initialization.
+var namespaces = func() map[string][16]byte {
+	m := map[string][16]byte{}
+	for _, t := range []string{"services", "routes", "plugins", "consumers", "upstreams", "targets", "snis", "certificates"} {
+		m[t] = uuid5(kongNamespace, t)
+	}
+	return m
+}()
+
 // entityNamespace is uuid5(kongNamespace, table), e.g. "services".
 func entityNamespace(table string) [16]byte {
+	if ns, ok := namespaces[table]; ok {
+		return ns
+	}
 	return uuid5(kongNamespace, table)
 }
 
