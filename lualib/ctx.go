@@ -9,7 +9,7 @@ import lua "github.com/yuin/gopher-lua"
 func (p *pdk) openCtx() {
 	L := p.L
 	ctx := p.sub(p.kong, "ctx")
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", L.NewFunction(p.ctxIndex))
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
 		L.RaiseError("kong.ctx.%s cannot be assigned", p.tostring(L.Get(2)))
@@ -37,7 +37,7 @@ func (p *pdk) ctxIndex(L *lua.LState) int {
 
 func (p *pdk) sharedCtx() *lua.LTable {
 	if p.shared == nil {
-		p.shared = p.L.NewTable()
+		p.shared = p.L.CreateTable(0, 4)
 	}
 	return p.shared
 }
@@ -45,7 +45,7 @@ func (p *pdk) sharedCtx() *lua.LTable {
 func (p *pdk) pluginCtxTable() *lua.LTable {
 	t := p.pluginCtx[p.instance]
 	if t == nil {
-		t = p.L.NewTable()
+		t = p.L.CreateTable(0, 4)
 		p.pluginCtx[p.instance] = t
 	}
 	return t
@@ -56,7 +56,7 @@ func (p *pdk) ngxCtxTable() lua.LValue {
 		return lua.LNil
 	}
 	if p.ngxCtx == nil {
-		p.ngxCtx = p.L.NewTable()
+		p.ngxCtx = p.L.CreateTable(0, 4)
 	}
 	return p.ngxCtx
 }

@@ -45,7 +45,7 @@ func (p *pdk) openLog() {
 	for _, lv := range []Level{LevelDebug, LevelInfo, LevelNotice, LevelWarn, LevelErr, LevelCrit, LevelAlert, LevelEmerg} {
 		p.set(t, lv.String(), p.logAt(lv))
 	}
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 4)
 	notice := p.logAt(LevelNotice)
 	mt.RawSetString("__call", L.NewFunction(func(L *lua.LState) int {
 		L.Remove(1) // the kong.log table itself
@@ -56,7 +56,7 @@ func (p *pdk) openLog() {
 	insp := p.sub(t, "inspect")
 	p.set(insp, "on", func(L *lua.LState) int { p.inspectOff = false; return 0 })
 	p.set(insp, "off", func(L *lua.LState) int { p.inspectOff = true; return 0 })
-	imt := L.NewTable()
+	imt := L.CreateTable(0, 4)
 	imt.RawSetString("__call", L.NewFunction(p.logInspect))
 	L.SetMetatable(insp, imt)
 
@@ -347,7 +347,7 @@ func (p *pdk) logSerialize(L *lua.LState) int {
 	ex := p.exchange(L)
 	t, ok := p.toLua(ex.Serialize()).(*lua.LTable)
 	if !ok {
-		t = L.NewTable()
+		t = L.CreateTable(0, 4)
 	}
 	for _, sv := range p.serialize {
 		if !validSerializeValue(sv.val, map[*lua.LTable]bool{}) {
@@ -405,7 +405,7 @@ func applySerialize(L *lua.LState, root *lua.LTable, sv serializeValue) {
 			if sv.mode == "replace" {
 				return
 			}
-			next = L.NewTable()
+			next = L.CreateTable(0, 4)
 			t.RawSetString(k, next)
 		}
 		t = next

@@ -93,7 +93,7 @@ func (p *pdk) openNgx() {
 	p.openNgxArg()
 
 	// dynamic fields: ngx.ctx, ngx.status, ngx.headers_sent
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		switch k, _ := L.Get(2).(lua.LString); k {
 		case "ctx":
@@ -613,7 +613,7 @@ func (p *pdk) openNgxReq() {
 func (p *pdk) openNgxVar() {
 	L := p.L
 	v := p.sub(p.ngx, "var")
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", L.NewFunction(p.ngxVarGet))
 	mt.RawSetString("__newindex", L.NewFunction(p.ngxVarSet))
 	L.SetMetatable(v, mt)
@@ -814,7 +814,7 @@ func (p *pdk) ngxVarSet(L *lua.LState) int {
 func (p *pdk) openNgxHeader() {
 	L := p.L
 	h := p.sub(p.ngx, "header")
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		name, ok := L.Get(2).(lua.LString)
 		if !ok || p.ex == nil {
@@ -868,7 +868,7 @@ func (p *pdk) openNgxHeader() {
 func (p *pdk) openNgxArg() {
 	L := p.L
 	a := p.sub(p.ngx, "arg")
-	mt := L.NewTable()
+	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
 		if p.curPhase() != PhaseBodyFilter || p.ex == nil {
 			L.Push(lua.LNil)

@@ -53,7 +53,7 @@ func (p *pdk) openKong() {
 
 	cfg, _ := p.toLua(p.opts.Configuration).(*lua.LTable)
 	if cfg == nil {
-		cfg = L.NewTable()
+		cfg = L.CreateTable(0, 4)
 	}
 	for _, k := range redactedConfigKeys {
 		if cfg.RawGetString(k) != lua.LNil {
@@ -110,7 +110,7 @@ func (p *pdk) openKong() {
 		return 0
 	})
 	p.set(tbl, "merge", func(L *lua.LState) int {
-		out := L.NewTable()
+		out := L.CreateTable(0, 4)
 		for i := 1; i <= 2; i++ {
 			if t, ok := L.Get(i).(*lua.LTable); ok {
 				t.ForEach(func(k, v lua.LValue) { out.RawSet(k, v) })
@@ -195,7 +195,7 @@ func (p *pdk) nodeMemoryStats(L *lua.LState) int {
 	vms.Append(vm)
 	t := L.CreateTable(0, 2)
 	t.RawSetString("workers_lua_vms", vms)
-	t.RawSetString("lua_shared_dicts", L.NewTable())
+	t.RawSetString("lua_shared_dicts", L.CreateTable(0, 4))
 	L.Push(t)
 	return 1
 }

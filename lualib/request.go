@@ -360,7 +360,7 @@ func (p *pdk) multipartTable(body []byte, ct string) (*lua.LTable, string) {
 		return nil, "unable to decode multipart body"
 	}
 	r := multipart.NewReader(bytes.NewReader(body), boundary)
-	t := p.L.NewTable()
+	t := p.L.CreateTable(0, 4)
 	for {
 		part, err := r.NextRawPart()
 		if err == io.EOF {
@@ -495,7 +495,7 @@ func (p *pdk) addArg(t *lua.LTable, key string, val lua.LValue) {
 }
 
 func (p *pdk) argsTable(raw string, max int) (*lua.LTable, bool) {
-	t := p.L.NewTable()
+	t := p.L.CreateTable(0, 4)
 	truncated := visitArgs(raw, max, func(k string, v lua.LValue) { p.addArg(t, k, v) })
 	return t, truncated
 }

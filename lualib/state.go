@@ -67,6 +67,10 @@ func newState(opts StateOptions) *lua.LState {
 	if opts.WorkerCount == 0 {
 		opts.WorkerCount = 1
 	}
+	if opts.RegistrySize == 0 && opts.RegistryMaxSize == 0 {
+		// small and growable: a pooled state stays small (performance anchors)
+		opts.RegistrySize, opts.RegistryMaxSize = 1024, 256*1024
+	}
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:    true,
 		CallStackSize:   opts.CallStackSize,
@@ -104,11 +108,11 @@ func newState(opts StateOptions) *lua.LState {
 	g.RawSetString("pcall", L.NewFunction(p.pcall))
 	g.RawSetString("xpcall", L.NewFunction(p.xpcall))
 
-	p.headersMT = L.NewTable()
+	p.headersMT = L.CreateTable(0, 4)
 	p.headersMT.RawSetString("__index", L.NewFunction(headersIndex))
 
-	p.ngx = L.NewTable()
-	p.kong = L.NewTable()
+	p.ngx = L.CreateTable(0, 128)
+	p.kong = L.CreateTable(0, 24)
 	g.RawSetString("ngx", p.ngx)
 	g.RawSetString("kong", p.kong)
 
@@ -223,7 +227,7 @@ func (p *pdk) set(t *lua.LTable, name string, fn lua.LGFunction) {
 }
 
 func (p *pdk) sub(t *lua.LTable, name string) *lua.LTable {
-	s := p.L.NewTable()
+	s := p.L.CreateTable(0, 16)
 	t.RawSetString(name, s)
 	return s
 }
