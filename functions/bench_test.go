@@ -1,0 +1,244 @@
+package functions
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	lua "github.com/yuin/gopher-lua"
+	"golang.org/x/sys/unix"
+
+	"luagate/lualib"
+)
+
+const bearerCheck = `return function(conf)
+  local auth = kong.request.get_header("authorization")
+  if not auth then
+    return kong.response.exit(401, { message = "Authentication required" })
+  end
+  local token = auth:match("^Bearer%s+(.+)$")
+  if not token then
+    return kong.response.exit(401, { message = "Invalid token format" })
+  end
+  if token ~= "secret-token-123" then
+    return kong.response.exit(403, { message = "Invalid credentials" })
+  end
+  kong.service.request.set_header("X-Consumer-ID", "user-123")
+  kong.service.request.set_header("X-Consumer-Role", "admin")
+end`
+
+// BenchmarkWatchdog measures what bounding every call costs (DECISIONS row
+// 10): no limit at all, the chosen per-state context plus a reused timer,
+// and a fresh context.WithTimeout per call.
+func BenchmarkWatchdog(b *testing.B) {
+	scripts := map[string]string{
+		"loop1000": "local s = 0 for i = 1, 1000 do s = s + i end return s",
+		"short":    `local t = "Bearer abc" local x = t:match("^Bearer%s+(.+)$") return x == "abc"`,
+	}
+	for _, name := range []string{"short", "loop1000"} {
+		proto, err := compileChunk(scripts[name], name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(name+"/none", func(b *testing.B) {
+			L := lua.NewState()
+			defer L.Close()
+			fn := L.NewFunctionFromProto(proto)
+			b.ReportAllocs()
+			for b.Loop() {
+				L.Push(fn)
+				if err := L.PCall(0, 0, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(name+"/state-context+timer", func(b *testing.B) {
+			L := lua.NewState()
+			defer L.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			L.SetContext(ctx)
+			timer := time.AfterFunc(time.Hour, cancel)
+			timer.Stop()
+			fn := L.NewFunctionFromProto(proto)
+			b.ReportAllocs()
+			for b.Loop() {
+				timer.Reset(5 * time.Second)
+				L.Push(fn)
+				err := L.PCall(0, 0, nil)
+				if !timer.Stop() || err != nil {
+					b.Fatal("timer fired or", err)
+				}
+			}
+		})
+		b.Run(name+"/context-per-call", func(b *testing.B) {
+			L := lua.NewState()
+			defer L.Close()
+			fn := L.NewFunctionFromProto(proto)
+			b.ReportAllocs()
+			for b.Loop() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				L.SetContext(ctx)
+				L.Push(fn)
+				err := L.PCall(0, 0, nil)
+				L.RemoveContext()
+				cancel()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkWatchdogInterleaved runs the three variants of BenchmarkWatchdog
+// round-robin, batch by batch, and charges each the CPU time of its own
+// thread (CLOCK_THREAD_CPUTIME_ID), so that load from other processes on a
+// shared machine does not skew the comparison. It reports each variant's
+// CPU ns per call.
+func BenchmarkWatchdogInterleaved(b *testing.B) {
+	for _, name := range []string{"short", "loop1000"} {
+		b.Run(name, func(b *testing.B) {
+			src := map[string]string{
+				"loop1000": "local s = 0 for i = 1, 1000 do s = s + i end return s",
+				"short":    `local t = "Bearer abc" local x = t:match("^Bearer%s+(.+)$") return x == "abc"`,
+			}[name]
+			proto, err := compileChunk(src, name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			cpu := threadCPU
+			plain, timed, perCall := lua.NewState(), lua.NewState(), lua.NewState()
+			defer plain.Close()
+			defer timed.Close()
+			defer perCall.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			timed.SetContext(ctx)
+			timer := time.AfterFunc(time.Hour, cancel)
+			timer.Stop()
+			fPlain, fTimed, fPerCall := plain.NewFunctionFromProto(proto), timed.NewFunctionFromProto(proto), perCall.NewFunctionFromProto(proto)
+			const batch = 50
+			var dPlain, dTimed, dPerCall int64
+			for b.Loop() {
+				t0 := cpu()
+				for range batch {
+					plain.Push(fPlain)
+					_ = plain.PCall(0, 0, nil)
+				}
+				t1 := cpu()
+				for range batch {
+					timer.Reset(5 * time.Second)
+					timed.Push(fTimed)
+					_ = timed.PCall(0, 0, nil)
+					timer.Stop()
+				}
+				t2 := cpu()
+				for range batch {
+					c, cc := context.WithTimeout(context.Background(), 5*time.Second)
+					perCall.SetContext(c)
+					perCall.Push(fPerCall)
+					_ = perCall.PCall(0, 0, nil)
+					perCall.RemoveContext()
+					cc()
+				}
+				t3 := cpu()
+				dPlain += t1 - t0
+				dTimed += t2 - t1
+				dPerCall += t3 - t2
+			}
+			n := float64(b.N * batch)
+			b.ReportMetric(float64(dPlain)/n, "cpu-ns-none")
+			b.ReportMetric(float64(dTimed)/n, "cpu-ns-statectx")
+			b.ReportMetric(float64(dPerCall)/n, "cpu-ns-percall")
+		})
+	}
+}
+
+// threadCPU is the CPU time of the calling thread (lock it first): on a
+// shared machine it is a steadier measure than wall time.
+func threadCPU() int64 {
+	var ts unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_THREAD_CPUTIME_ID, &ts); err != nil {
+		panic(err)
+	}
+	return ts.Nano()
+}
+
+// reportCPU adds "cpu-ns/op" for a benchmark loop run on a locked thread.
+func reportCPU(b *testing.B, start int64) {
+	b.ReportMetric(float64(threadCPU()-start)/float64(b.N), "cpu-ns/op")
+}
+
+func BenchmarkLease(b *testing.B) {
+	p := testPlugin(b, PreFunction, "p", access("x = 1"))
+	set := testSet(b, Settings{}, newFakeVM(), p)
+	ex := newEx()
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := threadCPU()
+	for b.Loop() {
+		l, err := set.lease(ex)
+		if err != nil {
+			b.Fatal(err)
+		}
+		l.Release()
+	}
+	reportCPU(b, start)
+}
+
+// BenchmarkBearer is one request of the bearer-token example through Run:
+// lease, access phase, release (fake PDK and exchange).
+func BenchmarkBearer(b *testing.B) {
+	p := testPlugin(b, PreFunction, "p", access(bearerCheck))
+	h := testSet(b, Settings{}, newFakeVM(), p).Handler(p)
+	ex := newEx().AddHeader("Authorization", "Bearer secret-token-123")
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := threadCPU()
+	for b.Loop() {
+		ex.UpHeaders = ex.UpHeaders[:0]
+		var lease *Lease
+		if err := h.Run(lualib.PhaseAccess, ex, &lease); err != nil {
+			b.Fatal(err)
+		}
+		lease.Release()
+	}
+	reportCPU(b, start)
+	if v, _ := ex.UpstreamHeader("X-Consumer-Role"); v != "admin" {
+		b.Fatalf("X-Consumer-Role = %q", v)
+	}
+}
+
+// BenchmarkCompile200 compiles a 200-line function (done once per config).
+func BenchmarkCompile200(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("return function(conf)\n")
+	for i := range 66 {
+		fmt.Fprintf(&sb, "  local v%d = kong.request.get_header(\"x-h%d\")\n", i, i)
+		fmt.Fprintf(&sb, "  if v%d and #v%d > %d then\n", i, i, i)
+		fmt.Fprintf(&sb, "    kong.service.request.set_header(\"x-o%d\", string.upper(v%d)) end\n", i, i)
+	}
+	sb.WriteString("end\n")
+	src := sb.String()
+	if n := strings.Count(src, "\n"); n != 200 {
+		b.Fatalf("%d lines", n)
+	}
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := threadCPU()
+	for b.Loop() {
+		if _, err := compileChunk(src, "bench.lua"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, start)
+}
