@@ -334,6 +334,7 @@ func (l *loader) resolve() {
 			}
 		}
 	}
+	l.checkPluginScopes()
 	for _, w := range l.targets {
 		if w.upRef.set() {
 			if u, ok := ups.get(w.upRef); ok {
@@ -351,6 +352,46 @@ func (l *loader) resolve() {
 				l.dangling(w.certRef, "certificates", "snis", orID(w.s.Name, w.s.ID))
 			}
 		}
+	}
+}
+
+// checkPluginScopes rejects two instances of one plugin on the same resolved
+// scope that got different ids because their references were written
+// differently (nested vs. by name vs. by id): Kong's cache key is unique per
+// scope, and at run time only one of them could apply.
+func (l *loader) checkPluginScopes() {
+	idOf := func(id string, set bool) string {
+		if !set {
+			return ""
+		}
+		return id
+	}
+	seen := make(map[string]*Plugin, len(l.plugins))
+	for _, w := range l.plugins {
+		p := w.p
+		if p.Name == "" {
+			continue
+		}
+		var rid, sid, cid string
+		if p.Route != nil {
+			rid = idOf(p.Route.ID, true)
+		}
+		if p.Service != nil {
+			sid = idOf(p.Service.ID, true)
+		}
+		if p.Consumer != nil {
+			cid = idOf(p.Consumer.ID, true)
+		}
+		key := "plugins:" + p.Name + ":" + rid + ":" + sid + ":" + cid + ":"
+		first, dup := seen[key]
+		if !dup {
+			seen[key] = p
+			continue
+		}
+		if first.ID == p.ID {
+			continue // already reported as a primary key duplicate
+		}
+		l.add(p.Path0, "uniqueness violation: 'plugins' entity with cache_key set to '"+key+"' already declared")
 	}
 }
 
