@@ -17,8 +17,21 @@ func main() {
 	body := flag.String("body", `{"origin":"upstream","items":[1,2,3],"ok":true}`, "JSON body of every answer")
 	flag.Parse()
 
-	payload := []byte(*body)
-	handler := func(ctx *fasthttp.RequestCtx) {
+	handler := newHandler([]byte(*body))
+	srv := &fasthttp.Server{
+		Handler:       handler,
+		Name:          "bench-upstream",
+		NoDefaultDate: true,
+	}
+	if err := srv.ListenAndServe(*listen); err != nil {
+		fmt.Fprintf(os.Stderr, "upstream: listen on %s: %v\n", *listen, err)
+		os.Exit(1)
+	}
+}
+
+// newHandler answers payload as JSON and echoes the consumer headers.
+func newHandler(payload []byte) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
 		ctx.SetContentType("application/json")
 		if v := ctx.Request.Header.Peek("X-Consumer-ID"); len(v) > 0 {
 			ctx.Response.Header.SetBytesV("X-Upstream-Consumer", v)
@@ -27,15 +40,5 @@ func main() {
 			ctx.Response.Header.SetBytesV("X-Upstream-Role", v)
 		}
 		ctx.SetBody(payload)
-	}
-	srv := &fasthttp.Server{
-		Handler:                       handler,
-		Name:                          "bench-upstream",
-		NoDefaultDate:                 true,
-		DisableHeaderNamesNormalizing: false,
-	}
-	if err := srv.ListenAndServe(*listen); err != nil {
-		fmt.Fprintf(os.Stderr, "upstream: listen on %s: %v\n", *listen, err)
-		os.Exit(1)
 	}
 }

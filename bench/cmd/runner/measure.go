@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -262,7 +263,7 @@ func (r *runner) measureOne(ctx context.Context, server string, sc scenario, rou
 		// The last version written must be the one in force.
 		c := newChecker(in.port)
 		if err := waitReady(in.p, 5*time.Second, func() error { return sc.check(c, last) }); err != nil {
-			m.Err = fmt.Sprintf("after %d config rewrites the last version (%s) is not in force: %v", n, last, err)
+			m.Problem = fmt.Sprintf("after %d config rewrites the last version (%s) is not in force: %v", n, last, err)
 		}
 	}
 	return m
@@ -292,7 +293,10 @@ rounds:
 			servers = append(servers[k:], servers[:k]...)
 			for _, server := range servers {
 				if ctx.Err() != nil {
-					aborted = fmt.Sprintf("run stopped in round %d: %v (TIMEOUT=%s)", round, context.Cause(ctx), r.cfg.timeout)
+					aborted = fmt.Sprintf("run stopped in round %d: %v", round, context.Cause(ctx))
+					if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+						aborted += fmt.Sprintf(" (TIMEOUT=%s)", r.cfg.timeout)
+					}
 					break rounds
 				}
 				key := sc.Name + "/" + server
@@ -380,7 +384,11 @@ func (r *runner) document(table string, problems []string, ms []measurement) str
 		r.cores[0], r.upstreamKind, r.cores[1])
 	fmt.Fprintf(&b, "- machine: %s, %d CPUs, Linux %s; %s; %s; runner %s\n",
 		cpuModel(), runtime.NumCPU(), firstLine("/proc/sys/kernel/osrelease"), toolVersion(r.nginxBin, "-v"), toolVersion("wrk", "-v"), runtime.Version())
-	fmt.Fprintf(&b, "- luagate: %s\n", gitDescribe(r.cfg.root))
+	if r.cfg.luagateBin != "" {
+		fmt.Fprintf(&b, "- luagate: the binary %s (LUAGATE_BIN); tree at %s\n", r.cfg.luagateBin, gitDescribe(r.cfg.root))
+	} else {
+		fmt.Fprintf(&b, "- luagate: built from the tree at %s\n", gitDescribe(r.cfg.root))
+	}
 	fmt.Fprintf(&b, "- scenario 6 rewrites the config every %s (%s for kong.yml; nginx: rename + SIGHUP)\n", r.cfg.reloadEvery, r.cfg.reloadMode)
 	for _, n := range r.notes {
 		fmt.Fprintf(&b, "- note: %s\n", n)
@@ -427,6 +435,7 @@ func toolVersion(bin string, arg string) string {
 	if l == "" {
 		return filepath.Base(bin) + " (version unknown)"
 	}
+	l, _, _ = strings.Cut(l, " Copyright")
 	return strings.TrimSpace(strings.TrimPrefix(l, "nginx version:"))
 }
 

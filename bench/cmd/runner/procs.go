@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -182,5 +181,3 @@ func portOpen(port int) error {
 	}
 	return c.Close()
 }
-
-var errNotInstalled = errors.New("not installed")

@@ -13,6 +13,7 @@ type measurement struct {
 	Server   string
 	Round    int
 	Err      string // why there is no figure (start, sanity check, wrk), "" when measured
+	Problem  string // what went wrong although there are figures (reload not applied)
 	RPS      float64
 	P50ms    float64
 	P99ms    float64
@@ -74,7 +75,7 @@ type row struct {
 	Ratios   []float64 // per metric: median of same-round ratios to the baseline (NaN if none)
 	Errors   int64     // summed over rounds
 	Detail   []string  // per round: wrk's error counts, when not zero
-	Failures []string  // per round: why there is no figure
+	Failures []string  // per round: why there is no figure, or what went wrong
 }
 
 // summarize folds measurements into rows, in the order of scenarios and
@@ -122,7 +123,11 @@ func summarize(ms []measurement, scenarios, servers []string, baseline string) [
 				switch {
 				case !m.ok():
 					r.Failures = append(r.Failures, fmt.Sprintf("round %d: %s", m.Round, m.Err))
-				case m.Detail != "":
+				case m.Problem != "":
+					r.Failures = append(r.Failures, fmt.Sprintf("round %d: %s", m.Round, m.Problem))
+				}
+				switch {
+				case m.ok() && m.Detail != "":
 					r.Detail = append(r.Detail, fmt.Sprintf("round %d: %s", m.Round, m.Detail))
 				}
 			}
@@ -186,7 +191,7 @@ func roundsTable(ms []measurement) string {
 			fmt.Fprintf(&b, "| %d | %s | %s | — | — | — | — | — | — | %s |\n", m.Round, m.Scenario, m.Server, oneLine(m.Err))
 			continue
 		}
-		note := strings.TrimSpace(strings.Join([]string{m.Detail, m.Note}, " "))
+		note := strings.TrimSpace(strings.Join([]string{m.Detail, m.Note, m.Problem}, " "))
 		fmt.Fprintf(&b, "| %d | %s | %s | %.0f | %.2f | %.2f | %.1f | %.1f | %d | %s |\n",
 			m.Round, m.Scenario, m.Server, m.RPS, m.P50ms, m.P99ms, m.CPUus, m.RSSMiB, m.Errors, oneLine(note))
 	}

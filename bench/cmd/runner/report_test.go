@@ -42,11 +42,17 @@ func TestSummarizeSameRoundRatios(t *testing.T) {
 		{Scenario: "auth", Server: "luagate", Round: 2, RPS: 180, P99ms: 4, CPUus: 20, RSSMiB: 10, P50ms: 1, Errors: 2, Detail: "read 2"},
 		{Scenario: "auth", Server: "luagate", Round: 3, RPS: 200, P99ms: 4, CPUus: 20, RSSMiB: 10, P50ms: 1},
 		{Scenario: "plain", Server: "goproxy", Round: 1, Err: "start: boom"},
+		{Scenario: "plain", Server: "luagate", Round: 1, RPS: 7, P50ms: 1, P99ms: 1, CPUus: 1, RSSMiB: 1, Problem: "reload not applied"},
 	}
 	rows := summarize(ms, []string{"plain", "auth"}, []string{baselineName, "luagate", "goproxy"}, baselineName)
-	if len(rows) != 3 {
-		t.Fatalf("got %d rows; want 3 (plain/goproxy, auth/nginx-lua, auth/luagate): %+v", len(rows), rows)
+	if len(rows) != 4 {
+		t.Fatalf("got %d rows; want 4 (plain/luagate, plain/goproxy, auth/nginx-lua, auth/luagate): %+v", len(rows), rows)
 	}
+	flagged := rows[0]
+	if flagged.Server != "luagate" || flagged.Rounds != 1 || flagged.Values[0] != 7 || len(flagged.Failures) != 1 {
+		t.Errorf("row with a problem = %+v; want its figures kept and the problem listed", flagged)
+	}
+	rows = rows[1:]
 	if rows[0].Scenario != "plain" || rows[0].Server != "goproxy" || rows[0].Rounds != 0 || len(rows[0].Failures) != 1 {
 		t.Errorf("row 0 = %+v; want plain/goproxy with one failure and no rounds", rows[0])
 	}

@@ -9,6 +9,7 @@ import (
 	"log"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -38,25 +39,7 @@ func main() {
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 	}
-	handler := func(ctx *fasthttp.RequestCtx) {
-		req := &ctx.Request
-		resp := &ctx.Response
-		for _, h := range hopHeaders {
-			req.Header.Del(h)
-		}
-		// The client connection stays open; the upstream one is the pool's.
-		req.Header.ResetConnectionClose()
-		if err := client.Do(req, resp); err != nil {
-			errLog.Printf("upstream %s: %v", target.Host, err)
-			resp.Reset()
-			resp.SetStatusCode(fasthttp.StatusBadGateway)
-			return
-		}
-		for _, h := range hopHeaders {
-			resp.Header.Del(h)
-		}
-		resp.Header.ResetConnectionClose()
-	}
+	handler := newHandler(client, errLog)
 	srv := &fasthttp.Server{
 		Handler:                       handler,
 		Name:                          "bench-fasthttp",
@@ -69,5 +52,42 @@ func main() {
 	}
 	if err := srv.ListenAndServe(*listen); err != nil {
 		log.Fatalf("fasthttp: listen on %s: %v", *listen, err)
+	}
+}
+
+// newHandler forwards each request to client and answers with what it got,
+// 502 when the upstream cannot be reached.
+func newHandler(client *fasthttp.HostClient, errLog *log.Logger) fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		req := &ctx.Request
+		resp := &ctx.Response
+		removeHopHeaders(&req.Header)
+		// The client connection stays open; the upstream one is the pool's.
+		req.Header.ResetConnectionClose()
+		if err := client.Do(req, resp); err != nil {
+			errLog.Printf("upstream %s: %v", client.Addr, err)
+			resp.Reset()
+			resp.SetStatusCode(fasthttp.StatusBadGateway)
+			return
+		}
+		for _, h := range hopHeaders {
+			resp.Header.Del(h)
+		}
+		resp.Header.ResetConnectionClose()
+	}
+}
+
+// removeHopHeaders deletes the fixed hop-by-hop headers and those that the
+// Connection header names.
+func removeHopHeaders(h *fasthttp.RequestHeader) {
+	if conn := h.Peek("Connection"); len(conn) > 0 {
+		for _, name := range strings.Split(string(conn), ",") {
+			if name = strings.TrimSpace(name); name != "" && !strings.EqualFold(name, "close") && !strings.EqualFold(name, "keep-alive") {
+				h.Del(name)
+			}
+		}
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
 	}
 }

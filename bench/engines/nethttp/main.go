@@ -85,7 +85,20 @@ func main() {
 		log.Fatalf("nethttp: -upstream %q: %v", *upstream, err)
 	}
 	errLog := log.New(os.Stderr, "nethttp: ", 0)
-	p := &proxy{
+	p := newProxy(target, errLog)
+	srv := &http.Server{
+		Addr:              *listen,
+		Handler:           p,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       75 * time.Second,
+		ErrorLog:          errLog,
+	}
+	log.Fatal(srv.ListenAndServe())
+}
+
+// newProxy returns a proxy to target with the tuned Transport.
+func newProxy(target *url.URL, errLog *log.Logger) *proxy {
+	return &proxy{
 		target: target,
 		transport: &http.Transport{
 			DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
@@ -100,12 +113,4 @@ func main() {
 		buffers: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }},
 		errLog:  errLog,
 	}
-	srv := &http.Server{
-		Addr:              *listen,
-		Handler:           p,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       75 * time.Second,
-		ErrorLog:          errLog,
-	}
-	log.Fatal(srv.ListenAndServe())
 }
