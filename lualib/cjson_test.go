@@ -2,7 +2,9 @@ package lualib
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	lua "github.com/yuin/gopher-lua"
@@ -299,3 +301,49 @@ func BenchmarkCJSONDecode(b *testing.B) {
 }
 
 func luaString(s string) lua.LString { return lua.LString(s) }
+
+// TestModuleScripts runs testdata/modules_lua/*.lua with an assert_eq helper
+// (a folder of their own: testdata/*.lua are the PDK scripts of pdk_test.go).
+func TestModuleScripts(t *testing.T) {
+	files, err := filepath.Glob("testdata/modules_lua/*.lua")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no module scripts found: %v", err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			L := modState(t, NewSharedDicts(map[string]int{"limits": 1 << 20}))
+			L.SetGlobal("assert_eq", L.NewFunction(func(L *lua.LState) int {
+				got, want := L.Get(1), L.Get(2)
+				if !L.Equal(got, want) {
+					L.RaiseError("%s: got %s (%s), want %s (%s)", L.OptString(3, "assert_eq"),
+						modShow(got), got.Type(), modShow(want), want.Type())
+				}
+				return 0
+			}))
+			if err := L.DoFile(file); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestNullSharedAcrossStates checks that the one ngx.null/cjson.null value is
+// used safely by states running in parallel (run with -race).
+func TestNullSharedAcrossStates(t *testing.T) {
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			L := modState(t, nil)
+			for i := 0; i < 50; i++ {
+				got, err := modEval(L, `local c = require "cjson"; return tostring(ngx.null), c.null == ngx.null, c.encode({ngx.null}), c.decode("null") == ngx.null`)
+				if err != nil || got != "userdata: NULL|true|[null]|true" {
+					t.Errorf("got %q, %v", got, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}

@@ -189,7 +189,7 @@ func compileRe(pattern string, o reOptions) *reCompiled {
 	}
 	rc.names = tr.names
 	slices.SortStableFunc(rc.names, func(a, b reName) int { return strings.Compare(a.name, b.name) })
-	if needsContext(mainSrc) {
+	if needsContext(prefix + body) {
 		rc.hasCtxt = true
 		ctxSrc := prefix + `\A(?s:.)(?s:.*?)(` + body + `)`
 		if o.anchored {

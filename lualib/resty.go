@@ -10,8 +10,10 @@ import (
 	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/sha512"
+	"encoding/base64"
 	"encoding/hex"
 	"hash"
+	"strings"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -40,6 +42,16 @@ func preloadResty(L *lua.LState, preload *lua.LTable) {
 		m := L.CreateTable(0, 3)
 		L.SetFuncs(m, map[string]lua.LGFunction{"to_hex": restyToHex, "atoi": restyAtoi})
 		m.RawSetString("_VERSION", lua.LString("0.16"))
+		L.Push(m)
+		return 1
+	}))
+	L.SetField(preload, "ngx.base64", L.NewFunction(func(L *lua.LState) int {
+		m := L.CreateTable(0, 3)
+		L.SetFuncs(m, map[string]lua.LGFunction{
+			"encode_base64url": ngxEncodeBase64URL,
+			"decode_base64url": ngxDecodeBase64URL,
+		})
+		m.RawSetString("version", lua.LString("0.1.0"))
 		L.Push(m)
 		return 1
 	}))
@@ -111,6 +123,35 @@ func restyHashReset(L *lua.LState) int {
 	h := checkRestyHash(L)
 	h.h.Reset()
 	L.Push(lua.LTrue)
+	return 1
+}
+
+// ngxEncodeBase64URL is ngx.base64.encode_base64url: URL-safe alphabet, no
+// padding; the argument must be a string.
+func ngxEncodeBase64URL(L *lua.LState) int {
+	s, ok := L.Get(1).(lua.LString)
+	if !ok {
+		L.RaiseError("string argument only")
+	}
+	L.Push(lua.LString(base64.RawURLEncoding.EncodeToString([]byte(s))))
+	return 1
+}
+
+// ngxDecodeBase64URL is ngx.base64.decode_base64url: URL-safe alphabet,
+// padding optional; invalid input gives nil, "invalid input".
+func ngxDecodeBase64URL(L *lua.LState) int {
+	s, ok := L.Get(1).(lua.LString)
+	if !ok {
+		L.RaiseError("string argument only")
+	}
+	in := strings.TrimRight(string(s), "=")
+	out, err := base64.RawURLEncoding.DecodeString(in)
+	if err != nil {
+		L.Push(lua.LNil)
+		L.Push(lua.LString("invalid input"))
+		return 2
+	}
+	L.Push(lua.LString(out))
 	return 1
 }
 

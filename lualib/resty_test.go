@@ -13,6 +13,9 @@ func TestRestyModules(t *testing.T) {
 		{"dot call is an error", `local h = require("resty.sha256"):new(); return h.update("x")`, "", "hash object expected"},
 		{"atoi", `local s = require "resty.string"; return s.atoi("  42abc"), s.atoi("-7"), s.atoi("x")`, `42|-7|0`, ""},
 		{"random bytes", `local r = require "resty.random"; local a, b = r.bytes(16), r.bytes(16, true); return #a, #b, a ~= b`, `16|16|true`, ""},
+		{"base64url", `local b = require "ngx.base64"; return b.encode_base64url("\255\254?>"), b.decode_base64url("__4_Pg"), b.decode_base64url("__4_Pg==")`, "__4_Pg|\xff\xfe?>|\xff\xfe?>", ""},
+		{"base64url invalid", `return require("ngx.base64").decode_base64url("a+b")`, `nil|invalid input`, ""},
+		{"base64url non-string", `return require("ngx.base64").encode_base64url(1)`, "", "string argument only"},
 		{"random zero", `return #require("resty.random").bytes(0)`, `0`, ""},
 	})
 }
