@@ -592,7 +592,7 @@ func (l *loader) consumer(r *rec) {
 	for k := range consumerKeys {
 		allowed[k] = true
 	}
-	for _, k := range knownUnsupported[7:] { // credentials nested in consumers
+	for _, k := range credentialKeys {
 		if r.has(k) {
 			l.warn(r.at(k) + ": '" + k + "' entities are not supported by luagate and were ignored")
 		}

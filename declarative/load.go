@@ -226,12 +226,17 @@ func (l *loader) list(v any, path string) []*rec {
 	return out
 }
 
-// topLevel keys besides the entity lists.
-var knownUnsupported = []string{
-	"workspaces", "ca_certificates", "parameters", "vaults", "key_sets", "keys", "filter_chains",
+// credentialKeys are Kong plugin DAOs that may be nested in consumers.
+var credentialKeys = []string{
 	"keyauth_credentials", "basicauth_credentials", "hmacauth_credentials", "jwt_secrets", "acls",
 	"oauth2_credentials", "oauth2_tokens", "oauth2_authorization_codes",
 }
+
+// knownUnsupported are Kong entity keys luagate accepts with a warning and
+// ignores (no luagate feature uses them).
+var knownUnsupported = append([]string{
+	"workspaces", "ca_certificates", "parameters", "vaults", "key_sets", "keys", "filter_chains",
+}, credentialKeys...)
 
 func (l *loader) run(root map[string]any) {
 	top := &rec{l: l, m: root}

@@ -1,9 +1,6 @@
-// Package declarative loads and validates Kong's declarative configuration
-// (kong.yml) into typed, immutable entities with defaults applied, ids
-// generated and references resolved.
-//
 // This file is the contract other packages build on: the router and proxy
 // read these types, plugin kinds validate their config through PluginSchema.
+
 package declarative
 
 // Config is a whole validated kong.yml. After Load returns it is never
