@@ -107,6 +107,20 @@ func newState(opts StateOptions) *lua.LState {
 	g := L.G.Global
 	g.RawSetString("pcall", L.NewFunction(p.pcall))
 	g.RawSetString("xpcall", L.NewFunction(p.xpcall))
+	// coroutine.resume returns (false, err) for an error in the coroutine;
+	// the exit sentinel must go on unwinding instead.
+	if co, ok := g.RawGetString("coroutine").(*lua.LTable); ok {
+		if orig, ok := co.RawGetString("resume").(*lua.LFunction); ok {
+			co.RawSetString("resume", L.NewFunction(func(L *lua.LState) int {
+				L.Insert(orig, 1)
+				L.Call(L.GetTop()-1, lua.MultRet)
+				if L.GetTop() >= 2 && L.Get(1) == lua.LFalse && mustReraise(L, L.Get(2)) {
+					L.Error(L.Get(2), 0)
+				}
+				return L.GetTop()
+			}))
+		}
+	}
 
 	p.headersMT = L.CreateTable(0, 4)
 	p.headersMT.RawSetString("__index", L.NewFunction(headersIndex))
@@ -280,8 +294,13 @@ func headerValues(L *lua.LState, name lua.LValue, v lua.LValue, tableForm bool) 
 			return " ", nil
 		}
 		return string(x), nil
-	case lua.LNumber, lua.LBool:
-		return v.String(), nil
+	case lua.LNumber:
+		return formatNumber(float64(x)), nil
+	case lua.LBool:
+		if x {
+			return "true", nil
+		}
+		return "false", nil
 	case *lua.LTable:
 		n := seqLen(x)
 		many = make([]string, 0, n)

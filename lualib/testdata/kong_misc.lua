@@ -37,3 +37,6 @@ local ok3, e3 = xpcall(function() error({ code = 1 }) end, function(e) return e.
 assert_eq(ok3, false)
 assert_eq(e3, 1)
 assert_eq(select("#", pcall(function() return 1, 2 end)), 3)
+local cok, cerr = coroutine.resume(coroutine.create(function() error("in co", 0) end))
+assert_eq(cok, false)
+assert_eq(cerr, "in co")
