@@ -69,6 +69,12 @@ type Settings struct {
 
 	// AdminWrites enables DECISIONS row 7 (default on).
 	AdminWrites bool
+	// AdminToken, when set, makes every Admin API request need
+	// "Authorization: Bearer <token>" (KONG_ADMIN_TOKEN).
+	AdminToken string
+	// AdminMaxBodySize limits Admin API request bodies
+	// (nginx_admin_client_max_body_size, default 10m).
+	AdminMaxBodySize int64
 }
 
 // DefaultSettings returns Kong's defaults for every setting luagate honours.
@@ -90,6 +96,7 @@ func DefaultSettings() Settings {
 		UpstreamKeepaliveIdleTimeout: 60 * time.Second,
 		UpstreamKeepalivePoolSize:    512,
 		AdminWrites:                  true,
+		AdminMaxBodySize:             10 << 20,
 	}
 }
 
@@ -180,6 +187,8 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 		}
 	}
 	boolean("ADMIN_WRITES", &s.AdminWrites)
+	str("ADMIN_TOKEN", &s.AdminToken)
+	size("NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", &s.AdminMaxBodySize)
 	if v := strings.TrimSpace(getenv("KONG_NGINX_HTTP_LUA_SHARED_DICT")); v != "" {
 		d, err := parseSharedDicts(v)
 		if err != nil {
