@@ -370,6 +370,9 @@ func (r *runner) buildAll(ctx context.Context) error {
 	targets := map[string]string{}
 	if slices.Contains(r.cfg.servers, "luagate") {
 		if r.cfg.luagateBin != "" {
+			if st, err := os.Stat(r.cfg.luagateBin); err != nil || st.IsDir() {
+				return fmt.Errorf("LUAGATE_BIN=%s is not a file (%v)", r.cfg.luagateBin, err)
+			}
 			r.bins["luagate"] = r.cfg.luagateBin
 		} else {
 			targets["luagate"] = "./cmd/luagate"

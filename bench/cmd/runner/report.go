@@ -191,7 +191,13 @@ func roundsTable(ms []measurement) string {
 			fmt.Fprintf(&b, "| %d | %s | %s | — | — | — | — | — | — | %s |\n", m.Round, m.Scenario, m.Server, oneLine(m.Err))
 			continue
 		}
-		note := strings.TrimSpace(strings.Join([]string{m.Detail, m.Note, m.Problem}, " "))
+		var parts []string
+		for _, p := range []string{m.Detail, m.Note, m.Problem} {
+			if p != "" {
+				parts = append(parts, p)
+			}
+		}
+		note := strings.Join(parts, "; ")
 		fmt.Fprintf(&b, "| %d | %s | %s | %.0f | %.2f | %.2f | %.1f | %.1f | %d | %s |\n",
 			m.Round, m.Scenario, m.Server, m.RPS, m.P50ms, m.P99ms, m.CPUus, m.RSSMiB, m.Errors, oneLine(note))
 	}
