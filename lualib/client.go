@@ -45,31 +45,28 @@ func (p *pdk) cliGetForwardedPort(L *lua.LState) int {
 	return 1
 }
 
+// cliGetConsumer returns the table given to kong.client.authenticate in
+// this request, else the consumer the gateway knows (converted on each call:
+// a Go plugin may authenticate between two Lua phases).
 func (p *pdk) cliGetConsumer(L *lua.LState) int {
 	p.check(L, phasesAuthLater)
 	ex := p.exchange(L)
-	if p.consumer == nil {
-		if c := ex.Consumer(); c != nil {
-			p.consumer = p.toLua(c)
-		} else {
-			p.consumer = lua.LNil
-		}
+	if p.consumer != nil {
+		L.Push(p.consumer)
+		return 1
 	}
-	L.Push(p.consumer)
+	L.Push(p.toLuaOrNil(ex.Consumer()))
 	return 1
 }
 
 func (p *pdk) cliGetCredential(L *lua.LState) int {
 	p.check(L, phasesAuthLater)
 	ex := p.exchange(L)
-	if p.credential == nil {
-		if c := ex.Credential(); c != nil {
-			p.credential = p.toLua(c)
-		} else {
-			p.credential = lua.LNil
-		}
+	if p.credential != nil {
+		L.Push(p.credential)
+		return 1
 	}
-	L.Push(p.credential)
+	L.Push(p.toLuaOrNil(ex.Credential()))
 	return 1
 }
 

@@ -60,8 +60,18 @@ func (p *pdk) openKong() {
 			cfg.RawSetString(k, lua.LString("******"))
 		}
 	}
+	// kong.configuration is read-only, as in Kong: a proxy over the table.
 	p.config = cfg
-	p.kong.RawSetString("configuration", cfg)
+	proxy := L.CreateTable(0, 0)
+	pmt := L.CreateTable(0, 3)
+	pmt.RawSetString("__index", cfg)
+	pmt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("cannot write to configuration")
+		return 0
+	}))
+	pmt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(proxy, pmt)
+	p.kong.RawSetString("configuration", proxy)
 
 	ip := p.sub(p.kong, "ip")
 	p.set(ip, "is_trusted", func(L *lua.LState) int {
