@@ -115,25 +115,39 @@ func cjDefaultConfig() *cjConfig {
 	}
 }
 
-// Settings of the Go helpers. They are read-only after initialisation (the
-// helpers never use the kept-buffer field), so sharing them is safe.
-var (
-	cjHelperEncodeCfg = cjDefaultConfig()
-	cjHelperDecodeCfg = func() *cjConfig {
-		c := cjDefaultConfig()
-		c.decodeArrayWithArrayMT = true
-		return c
-	}()
+// Kong's settings (kong/globalpatches.lua for the shared cjson.safe,
+// kong/tools/cjson.lua for the PDK): 16 significant digits and arrays up to
+// index 2^15 however sparse.
+const (
+	kongCJSONPrecision  = 16
+	kongCJSONSparseSafe = 1 << 15
 )
+
+// Settings of the Go helpers (those of kong.tools.cjson). They are read-only
+// after initialisation (the helpers never use the kept-buffer field), so
+// sharing them is safe.
+var (
+	cjHelperEncodeCfg = cjKongConfig(false)
+	cjHelperDecodeCfg = cjKongConfig(true)
+)
+
+func cjKongConfig(arrayMT bool) *cjConfig {
+	c := cjDefaultConfig()
+	c.precision = kongCJSONPrecision
+	c.sparseSafe = kongCJSONSparseSafe
+	c.decodeArrayWithArrayMT = arrayMT
+	return c
+}
 
 // cjError is an encode or decode failure with lua-cjson's message.
 type cjError struct{ msg string }
 
 func (e *cjError) Error() string { return e.msg }
 
-// EncodeJSON encodes v with lua-cjson's default settings (precision 14,
-// empty table as {}, "/" escaped, sparse ratio 2 / safe 10). Object keys are
-// sorted. Errors carry lua-cjson's messages.
+// EncodeJSON encodes v the way Kong's PDK does (kong.tools.cjson: lua-cjson
+// with 16 significant digits, arrays up to index 2^15 however sparse, empty
+// table as {}, "/" escaped). Object keys are sorted. Errors carry
+// lua-cjson's messages.
 func EncodeJSON(L *lua.LState, v lua.LValue) ([]byte, error) {
 	e := cjEncoder{L: L, cfg: cjHelperEncodeCfg, buf: make([]byte, 0, 128)}
 	if err := e.encode(v, 0); err != nil {
@@ -142,8 +156,8 @@ func EncodeJSON(L *lua.LState, v lua.LValue) ([]byte, error) {
 	return e.buf, nil
 }
 
-// DecodeJSON decodes data with lua-cjson's default settings, except that
-// decoded arrays carry cjson.array_mt so that they encode back as arrays
+// DecodeJSON decodes data like kong.tools.cjson: decoded arrays carry
+// cjson.array_mt so that they encode back as arrays
 // (also when empty). JSON null becomes NullValue.
 func DecodeJSON(L *lua.LState, data []byte) (lua.LValue, error) {
 	return cjDecode(L, cjHelperDecodeCfg, string(data))
@@ -972,11 +986,16 @@ func (d *cjDecoder) array() (lua.LValue, error) {
 func PreloadModules(L *lua.LState) {
 	preload := modPackagePreload(L)
 	L.SetField(preload, "cjson", L.NewFunction(func(L *lua.LState) int {
-		L.Push(newCJSONModule(L, false))
+		L.Push(newCJSONModule(L, false, cjDefaultConfig()))
 		return 1
 	}))
 	L.SetField(preload, "cjson.safe", L.NewFunction(func(L *lua.LState) int {
-		L.Push(newCJSONModule(L, true))
+		// Kong's globalpatches configure the shared cjson.safe instance
+		// (only that one: cjson and cjson.safe.new() keep the defaults).
+		cfg := cjDefaultConfig()
+		cfg.precision = kongCJSONPrecision
+		cfg.sparseSafe = kongCJSONSparseSafe
+		L.Push(newCJSONModule(L, true, cfg))
 		return 1
 	}))
 	preloadResty(L, preload)
@@ -998,8 +1017,7 @@ func modPackagePreload(L *lua.LState) *lua.LTable {
 	return preload
 }
 
-func newCJSONModule(L *lua.LState, safe bool) *lua.LTable {
-	cfg := cjDefaultConfig()
+func newCJSONModule(L *lua.LState, safe bool, cfg *cjConfig) *lua.LTable {
 	m := L.CreateTable(0, 24)
 	set := func(name string, fn lua.LGFunction) { m.RawSetString(name, L.NewFunction(fn)) }
 
@@ -1114,7 +1132,7 @@ func newCJSONModule(L *lua.LState, safe bool) *lua.LTable {
 		return 1
 	})
 	set("new", func(L *lua.LState) int {
-		L.Push(newCJSONModule(L, safe))
+		L.Push(newCJSONModule(L, safe, cjDefaultConfig()))
 		return 1
 	})
 	m.RawSetString("null", nullValue)

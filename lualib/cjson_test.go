@@ -160,6 +160,10 @@ func TestCJSONConfig(t *testing.T) {
 		{"bad option", `return require("cjson").encode_keep_buffer("maybe")`, "", "invalid option"},
 		{"null identity", `local c = require("cjson"); return c.null == ngx.null, type(c.null), tostring(c.null), c.null ~= nil, not not c.null`, `true|userdata|userdata: NULL|true|true`, ""},
 		{"module fields", `local c = require("cjson"); return c._NAME, require("cjson.safe")._NAME, type(c._VERSION)`, `cjson|cjson.safe|string`, ""},
+		{"kong cjson.safe precision 16", `return require("cjson.safe").encode({1/3, 2^53})`, `[0.3333333333333333,9007199254740992]`, ""},
+		{"kong cjson.safe sparse 2^15", `local t = {}; t[32768] = 1; local s = require("cjson.safe").encode(t); local t2 = {}; t2[32769] = 1; return #s, require("cjson.safe").encode(t2)`, `163838|nil|Cannot serialise table: excessively sparse array`, ""},
+		{"cjson keeps defaults", `return require("cjson").encode(1/3), require("cjson.safe").new().encode(1/3)`, `0.33333333333333|0.33333333333333`, ""},
+		{"kong settings are readable", `return require("cjson.safe").encode_number_precision(), require("cjson.safe").encode_sparse_array()`, `16|false|2|32768`, ""},
 		{"getmetatable of null is protected", `return getmetatable(ngx.null)`, `false`, ""},
 	})
 }
@@ -225,6 +229,14 @@ func TestEncodeDecodeJSONHelpers(t *testing.T) {
 	}
 	if got, want := string(out), `{"list":[],"n":[1,2],"obj":{}}`; got != want {
 		t.Errorf("round trip = %s, want %s", got, want)
+	}
+	if out, err := EncodeJSON(L, lua.LNumber(1.0/3)); err != nil || string(out) != "0.3333333333333333" {
+		t.Errorf("EncodeJSON(1/3) = %s, %v; want Kong's 16 digits", out, err)
+	}
+	sparse := L.NewTable()
+	sparse.RawSetInt(100, lua.LTrue)
+	if out, err := EncodeJSON(L, sparse); err != nil || len(out) != 5*99+6 {
+		t.Errorf("EncodeJSON(sparse index 100) = %.20s..., %v; want an array (Kong allows 2^15)", out, err)
 	}
 	if _, err := DecodeJSON(L, []byte(`{"a":`)); err == nil || err.Error() != "Expected value but found T_END at character 6" {
 		t.Errorf("DecodeJSON error = %v", err)
