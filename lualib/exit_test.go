@@ -177,3 +177,33 @@ func TestIsExit(t *testing.T) {
 		t.Error("a table error is not an exit")
 	}
 }
+
+// TestSourceAfterExit: the source seen by later phases of the request.
+func TestSourceAfterExit(t *testing.T) {
+	ex := lualibtest.New()
+	L := newTestState(t, ex, lualib.PhaseAccess)
+	if err := run(L, "t", `kong.response.exit(403, "no")`); !lualib.IsExit(err) {
+		t.Fatalf("got %v", errText(err))
+	}
+	lualib.SetPhase(L, lualib.PhaseHeaderFilter)
+	if err := run(L, "t", `assert_eq(kong.response.get_source(), "exit"); assert_eq(kong.response.get_status(), 403)`); err != nil {
+		t.Fatal(errText(err))
+	}
+	ex2 := lualibtest.New()
+	ex2.Src = lualib.SourceService
+	L2 := newTestState(t, ex2, lualib.PhaseLog)
+	if err := run(L2, "t", `assert_eq(kong.response.get_source(), "service")`); err != nil {
+		t.Fatal(errText(err))
+	}
+}
+
+func TestNumberFormatting(t *testing.T) {
+	ex := lualibtest.New()
+	L := newTestState(t, ex, lualib.PhaseAccess)
+	if err := run(L, "t", `ngx.print(1, " ", 0.1 + 0.2, " ", 1e15, " ", 123456789012345, " ", -2.5, " ", 99999999999999)`); err != nil {
+		t.Fatal(errText(err))
+	}
+	if got, want := string(ex.LastExit().Body), "1 0.3 1e+15 1.2345678901234e+14 -2.5 99999999999999"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

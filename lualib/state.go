@@ -545,9 +545,10 @@ func (p *pdk) tostring(v lua.LValue) string {
 	return p.L.ToStringMeta(v).String()
 }
 
-// formatNumber formats like Lua 5.1's tostring (%.14g).
+// formatNumber formats like Lua 5.1's tostring (%.14g): integers of up to
+// 14 digits print as such, larger ones in exponent form.
 func formatNumber(f float64) string {
-	if f == math.Trunc(f) && math.Abs(f) < 1e15 {
+	if f == math.Trunc(f) && math.Abs(f) < 1e14 {
 		return strconv.FormatInt(int64(f), 10)
 	}
 	switch {
