@@ -12,6 +12,8 @@ BENCH_SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 BENCH_APT := DEBIAN_FRONTEND=noninteractive
 BENCH_PACKAGES := nginx libnginx-mod-http-lua lua-cjson wrk
 BENCH_FLAGS ?=
+BENCH_GO := $(or $(GO),go)
+BENCH_BIN := $(or $(BIN),bin)
 
 .PHONY: bench-deps bench-e2e
 
@@ -20,5 +22,5 @@ bench-deps:
 	$(BENCH_SUDO) env $(BENCH_APT) apt-get install -y --no-install-recommends $(BENCH_PACKAGES)
 
 bench-e2e:
-	go build -o bin/bench-runner ./bench/cmd/runner
-	bin/bench-runner $(BENCH_FLAGS)
+	$(BENCH_GO) build -o $(BENCH_BIN)/bench-runner ./bench/cmd/runner
+	$(BENCH_BIN)/bench-runner $(BENCH_FLAGS)

@@ -195,6 +195,10 @@ func (r *runner) runWrk(ctx context.Context, label string, port int, sc scenario
 func (r *runner) measureOne(ctx context.Context, server string, sc scenario, round int) measurement {
 	m := measurement{Scenario: sc.Name, Server: server, Round: round}
 	in, err := r.startServer(server, sc, round)
+	if err != nil && strings.Contains(strings.ToLower(err.Error()), "address already in use") {
+		// Another program took the port between its reservation and the bind.
+		in, err = r.startServer(server, sc, round)
+	}
 	if err != nil {
 		m.Err = "start: " + err.Error()
 		return m
