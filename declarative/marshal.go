@@ -338,6 +338,7 @@ func (m *marshaller) upstream(c *Config, u *Upstream) *yaml.Node {
 	addPair(n, "hash_fallback_uri_capture", optStr(u.HashFallbackURICapture))
 	addPair(n, "slots", intNode(int64(u.Slots)))
 	addPair(n, "host_header", optStr(u.HostHeader))
+	addPair(n, "client_certificate", optStr(u.ClientCertificate))
 	addPair(n, "use_srv_name", boolNode(u.UseSRVName))
 	hc, err := valueNode(u.Healthchecks)
 	if err != nil && m.err == nil {

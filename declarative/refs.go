@@ -300,7 +300,7 @@ func (l *loader) resolve() {
 		w.s.ClientCertificate = certRef(w.certRef, "services", orID(w.s.Name, w.s.ID))
 	}
 	for _, w := range l.upstreams {
-		certRef(w.certRef, "upstreams", orID(w.u.Name, w.u.ID))
+		w.u.ClientCertificate = certRef(w.certRef, "upstreams", orID(w.u.Name, w.u.ID))
 	}
 	for _, w := range l.routes {
 		if w.svcRef.set() {

@@ -138,6 +138,7 @@ type Upstream struct {
 	HashFallbackURICapture string
 	Slots                  int // default 10000
 	HostHeader             string
+	ClientCertificate      string // certificate id, "" when null
 	UseSRVName             bool
 	Healthchecks           map[string]any
 	Tags                   []string
