@@ -23,12 +23,15 @@ type StateOptions struct {
 	// Configuration is the (already redacted) kong.configuration table source.
 	Configuration map[string]any
 	// LogLevel: kong.log lines below it are dropped without formatting.
+	// The zero value (LevelStderr) means Kong's default, notice.
 	LogLevel Level
 	// Logger receives kong.log/ngx.log lines when the Exchange is nil (e.g. tests).
 	Logger *slog.Logger
 	// Trusted reports whether an IP is in trusted_ips (kong.ip.is_trusted).
 	Trusted func(ip string) bool
 	// CallStackSize and RegistryMaxSize bound the state (DECISIONS row 10).
+	// When RegistrySize and RegistryMaxSize are both 0 the registry starts at
+	// 1024 slots and may grow to 256Ki; CallStackSize 0 is gopher-lua's 256.
 	CallStackSize, RegistrySize, RegistryMaxSize int
 }
 
@@ -36,6 +39,11 @@ type StateOptions struct {
 // opened, and kong, ngx, cjson, bit, the resty modules and LuaJIT extras
 // registered. Globals of the state form the "real" _G; sandboxes are built on
 // top of it by the functions package with SandboxBase.
+//
+// Opened: base (pcall, xpcall and print replaced, see ErrExit; print goes to
+// the log at notice), table, string, math, os (without exit, execute,
+// remove, rename, tmpname, setenv, setlocale), coroutine (resume re-raises
+// the exit sentinel) and package (for require). io and debug are not opened.
 func NewState(opts StateOptions) *lua.LState {
 	return newState(opts)
 }
@@ -77,8 +85,20 @@ func SetPhase(L *lua.LState, p Phase) { pdkOf(L).phase = p }
 // ErrExit is the Go-side identity of the early-exit sentinel raised by
 // kong.response.exit, kong.response.error and ngx.exit. The answer itself is
 // recorded on the Exchange (Exit) before the sentinel is raised; the runner
-// recognises the sentinel with IsExit and stops the phase. pcall/xpcall in
-// Lua re-raise it so user code cannot swallow an exit.
+// recognises the sentinel with IsExit and stops the phase. pcall/xpcall and
+// coroutine.resume in Lua re-raise it so user code cannot swallow an exit.
+//
+// What is recorded:
+//   - kong.response.exit/error: Exit(status, body, headers, SourceExit);
+//   - ngx.exit(s) after ngx.say/ngx.print: the output with ngx.status, SourceError;
+//   - ngx.exit(s >= 400) with nothing sent: Kong's error-handler page (or
+//     nginx's default page for codes Kong has no message for), SourceError;
+//   - ngx.exit(100 <= s < 400): an empty answer with status s, SourceError;
+//   - ngx.exit(ngx.OK) and other codes below 100: nothing; the sentinel only
+//     stops the remaining functions of the phase (ex.Exited() stays false).
+//
+// ngx.say/ngx.print without ngx.exit also record their output (SourceError)
+// as they go, so a function that prints and returns answers the request.
 var ErrExit = errors.New("lualib: early exit")
 
 // IsExit reports whether err (as returned by L.PCall) is the exit sentinel.
