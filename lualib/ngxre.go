@@ -668,7 +668,13 @@ func OpenNgxRe(L *lua.LState, ngx *lua.LTable) {
 // reSetup reads subject, regex and options and compiles (or fetches) the
 // regex. The compile error, if any, is in rc.err.
 func reSetup(L *lua.LState, optArg int) (string, *reCompiled, reOptions) {
-	subj := modCheckString(L, 1)
+	// lua-resty-core applies tostring to the subject, whatever it is.
+	subj := modOptString(L, 1)
+	if L.Get(1) == lua.LNil {
+		subj = "nil"
+	} else if b, ok := L.Get(1).(lua.LBool); ok && !bool(b) {
+		subj = "false"
+	}
 	pattern := modCheckString(L, 2)
 	o := parseReOptions(L, optArg)
 	rc := regexCache.get(pattern, o)
@@ -682,25 +688,16 @@ func reBadSubject(subj string, o reOptions) bool {
 
 const reBadUTF8 = "pcre_exec() failed: -10"
 
-// captures fills res (or a new table) like lua-resty-core collect_captures:
-// [0] the match, [1..rc-1] groups (false when unmatched), named groups by
-// name (arrays of captures with the D option).
+// captures fills res (or a new table) like lua-resty-core's
+// collect_captures: [0] the match, [1..ncap] the groups (false when
+// unmatched), and named groups by name (false when unmatched; with the D
+// option an array of the matched ones). A given res table is not cleared
+// first, as in lua-resty-core.
 func (rc *reCompiled) captures(L *lua.LState, subj string, loc []int, res *lua.LTable, dup bool) *lua.LTable {
-	n := 1
-	for g := rc.ncap; g >= 1; g-- {
-		if loc[2*g] >= 0 {
-			n = g + 1
-			break
-		}
-	}
 	if res == nil {
-		res = L.CreateTable(n, len(rc.names))
-	} else {
-		for _, k := range ljTableKeys(res) {
-			res.RawSet(k, lua.LNil)
-		}
+		res = L.CreateTable(rc.ncap, len(rc.names))
 	}
-	for g := 0; g < n; g++ {
+	for g := 0; g <= rc.ncap; g++ {
 		var v lua.LValue = lua.LFalse
 		if loc[2*g] >= 0 {
 			v = lua.LString(subj[loc[2*g]:loc[2*g+1]])
@@ -712,25 +709,20 @@ func (rc *reCompiled) captures(L *lua.LState, subj string, loc []int, res *lua.L
 		}
 	}
 	for _, nm := range rc.names {
-		var v lua.LValue = lua.LNil
-		if nm.idx < n {
-			v = res.RawGetInt(nm.idx)
-		}
-		if dup {
-			if v == lua.LNil || v == lua.LFalse {
-				continue
-			}
-			if old, ok := res.RawGetString(nm.name).(*lua.LTable); ok {
-				old.Append(v)
-			} else {
-				arr := L.CreateTable(2, 0)
-				arr.RawSetInt(1, v)
-				res.RawSetString(nm.name, arr)
-			}
+		v := res.RawGetInt(nm.idx)
+		if !dup {
+			res.RawSetString(nm.name, v)
 			continue
 		}
-		if v != lua.LNil {
-			res.RawSetString(nm.name, v)
+		if v == lua.LFalse {
+			continue // unmatched captures are not collected
+		}
+		if old, ok := res.RawGetString(nm.name).(*lua.LTable); ok {
+			old.Append(v)
+		} else {
+			arr := L.CreateTable(2, 0)
+			arr.RawSetInt(1, v)
+			res.RawSetString(nm.name, arr)
 		}
 	}
 	return res
@@ -1010,13 +1002,14 @@ func ngxReSub(L *lua.LState, global bool) int {
 			L.Push(fn)
 			L.Push(rc.captures(L, subj, loc, nil, o.dupNames))
 			L.Call(1, 1)
+			// lua-resty-core: tostring(replace(res))
 			switch r := L.Get(-1).(type) {
 			case lua.LString:
 				out = append(out, r...)
 			case lua.LNumber:
 				out = append(out, modNumberString(float64(r))...)
 			default:
-				L.RaiseError("attempt to use %s as the replacement (the function must return a string or number)", r.Type().String())
+				out = append(out, L.ToStringMeta(r).String()...)
 			}
 			L.Pop(1)
 		} else {
