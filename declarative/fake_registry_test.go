@@ -17,11 +17,18 @@ func (fakeRegistry) Lookup(name string) (PluginKind, bool) {
 		return PluginKind{Name: name, Priority: 1000000, Schema: preFunctionSchema{}}, true
 	case "key-auth":
 		return PluginKind{Name: name, Priority: 1250}, true
+	case "any-config":
+		return PluginKind{Name: name, Priority: 1, Schema: anySchema{}}, true
 	case "no-consumer":
 		return PluginKind{Name: name, Priority: 10, Schema: preFunctionSchema{}, NoConsumer: true}, true
 	}
 	return PluginKind{}, false
 }
+
+// anySchema accepts every config and returns it as the typed config.
+type anySchema struct{}
+
+func (anySchema) Validate(cfg map[string]any, _ *PluginEnv) (any, []*FieldError) { return cfg, nil }
 
 // preFunctionSchema is a stand-in for the Lua schema: phases are lists of
 // strings; an entry ending in ".lua" is read through env.ReadFile; a key

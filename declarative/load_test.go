@@ -378,41 +378,25 @@ func TestFormatVersion(t *testing.T) {
 }
 
 func TestPluginConfigNumbers(t *testing.T) {
-	c := mustLoad(t, `
-_format_version: "3.0"
-plugins:
-- name: pre-function
-  config:
-    access: []
-    rewrite: []
-`)
-	if c.Plugins[0].RawConfig == nil {
-		t.Fatal("RawConfig nil")
-	}
-	// a number deep in a config stays a json.Number through YAML and JSON input
-	for _, text := range []string{
-		"_format_version: \"3.0\"\nplugins:\n- name: pre-function\n  config: {access: [], log: []}\n  tags: [a]\n",
+	for _, tt := range []struct{ name, text string }{
+		{"kong.yml", "_format_version: \"3.0\"\nplugins:\n- name: any-config\n  config:\n    n: 12345678901234567890\n    f: 1.5\n    nested: {list: [1, 2]}\n"},
+		{"kong.json", `{"_format_version": "3.0", "plugins": [{"name": "any-config", "config": {"n": 12345678901234567890, "f": 1.5, "nested": {"list": [1, 2]}}}]}`},
 	} {
-		mustLoad(t, text)
-	}
-	var v any
-	d := json.NewDecoder(strings.NewReader(`{"n": 12345678901234567890}`))
-	d.UseNumber()
-	_ = d.Decode(&v)
-	cfg, err := Load([]byte(`{"_format_version":"3.0","plugins":[{"name":"pre-function","config":{"access":[]},"created_at":12345}]}`),
-		testOptions("kong.json", ""))
-	if err != nil {
-		t.Fatal(FormatText(err))
-	}
-	if cfg.Plugins[0].CreatedAt != 12345 {
-		t.Errorf("created_at = %d", cfg.Plugins[0].CreatedAt)
-	}
-	m, _ := decode([]byte("a: 12345678901234567890\nb: 1.5\n"), "x.yml")
-	if _, ok := m["a"].(json.Number); !ok {
-		t.Errorf("big int decoded as %T, want json.Number", m["a"])
-	}
-	if _, ok := m["b"].(json.Number); !ok {
-		t.Errorf("float decoded as %T, want json.Number", m["b"])
+		c, err := Load([]byte(tt.text), testOptions(tt.name, ""))
+		if err != nil {
+			t.Fatalf("%s: %s", tt.name, FormatText(err))
+		}
+		cfg := c.Plugins[0].RawConfig
+		if cfg["n"] != json.Number("12345678901234567890") || cfg["f"] != json.Number("1.5") {
+			t.Errorf("%s: n=%#v f=%#v, want json.Number", tt.name, cfg["n"], cfg["f"])
+		}
+		list := cfg["nested"].(map[string]any)["list"].([]any)
+		if list[0] != json.Number("1") {
+			t.Errorf("%s: nested list[0] = %#v", tt.name, list[0])
+		}
+		if !reflect.DeepEqual(c.Plugins[0].Config, cfg) {
+			t.Errorf("%s: Plugin.Config is not what the schema returned", tt.name)
+		}
 	}
 }
 
