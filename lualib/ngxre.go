@@ -112,7 +112,7 @@ type reCacheKey struct {
 
 // reCache is the process-wide compiled-regex cache: bounded, FIFO eviction.
 type reCache struct {
-	mu    sync.Mutex
+	mu    sync.RWMutex
 	m     map[reCacheKey]*reCompiled
 	order []reCacheKey
 }
@@ -121,9 +121,9 @@ var regexCache = &reCache{m: make(map[reCacheKey]*reCompiled)}
 
 func (c *reCache) get(pattern string, o reOptions) *reCompiled {
 	k := reCacheKey{pattern, o.key()}
-	c.mu.Lock()
+	c.mu.RLock()
 	rc, ok := c.m[k]
-	c.mu.Unlock()
+	c.mu.RUnlock()
 	if ok {
 		return rc
 	}

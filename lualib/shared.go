@@ -714,11 +714,13 @@ func shLuaDelete(L *lua.LState) int {
 	if !ok {
 		return 2
 	}
-	s.store(key, nil, 0, 0, shModeSet, false)
-	L.Push(lua.LTrue)
-	return 1
+	ok, err, forcible := s.store(key, nil, 0, 0, shModeSet, false)
+	return shPushResult(L, ok, err, forcible)
 }
 
+// shLuaIncr follows lua-resty-core's shdict_incr: argument errors raise,
+// store errors return nil, err; the forcible flag is returned only when init
+// is given.
 func shLuaIncr(L *lua.LState) int {
 	s := shCheckZone(L)
 	key, ok := shCheckKey(L, 2)
@@ -727,44 +729,43 @@ func shLuaIncr(L *lua.LState) int {
 	}
 	delta, ok := modToNumber(L.Get(3))
 	if !ok {
-		L.Push(lua.LNil)
-		L.Push(lua.LString("not a number"))
-		return 2
+		L.RaiseError("cannot convert '%s' to 'double'", L.Get(3).Type().String())
 	}
 	var init *float64
-	if v := L.Get(4); v != lua.LNil {
+	if v := L.Get(4); v != lua.LNil && v != lua.LFalse {
 		f, ok := modToNumber(v)
 		if !ok {
-			L.Push(lua.LNil)
-			L.Push(lua.LString("number expected, got " + v.Type().String()))
-			return 2
+			L.RaiseError("bad init arg: number expected, got %s", v.Type().String())
 		}
 		init = &f
 	}
 	var initTTL float64
 	if v := L.Get(5); v != lua.LNil {
-		if init == nil {
-			L.RaiseError(`must not set "init_ttl" when "init" is nil`)
+		f, ok := modToNumber(v)
+		if !ok {
+			L.RaiseError("bad init_ttl arg: number expected, got %s", v.Type().String())
 		}
-		initTTL = shOptNumber(L, 5, "init_ttl")
+		if f < 0 {
+			L.RaiseError(`bad "init_ttl" argument`)
+		}
+		if init == nil {
+			L.RaiseError(`must provide "init" when providing "init_ttl"`)
+		}
+		initTTL = f
 	}
 	n, err, forcible := s.incr(key, delta, init, initTTL)
 	if err != "" {
 		L.Push(lua.LNil)
 		L.Push(lua.LString(err))
-		if init != nil {
-			L.Push(lua.LBool(forcible))
-			return 3
-		}
 		return 2
 	}
 	L.Push(lua.LNumber(n))
-	L.Push(lua.LNil)
-	if init != nil {
-		L.Push(lua.LBool(forcible))
-		return 3
+	if init == nil {
+		return 1
 	}
-	return 2
+	L.Push(lua.LNil)
+	L.Push(lua.LBool(forcible))
+	return 3
 }
 
 func shLuaPush(left bool) lua.LGFunction {

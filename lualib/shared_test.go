@@ -40,15 +40,17 @@ func TestSharedDictBasics(t *testing.T) {
 		{"safe_add", `return dict:safe_add("a3", 3)`, `true|nil|false`, ""},
 		{"replace missing", `return dict:replace("nope", 1)`, `false|not found|false`, ""},
 		{"replace existing", `dict:set("r", 1); dict:replace("r", 2); return dict:get("r")`, `2`, ""},
-		{"incr", `dict:set("c", 1); return dict:incr("c", 2)`, `3|nil`, ""},
+		{"incr", `dict:set("c", 1); return dict:incr("c", 2)`, `3`, ""},
 		{"incr missing", `return dict:incr("missing", 1)`, `nil|not found`, ""},
 		{"incr init", `return dict:incr("ci", 1, 10)`, `11|nil|false`, ""},
 		{"incr init existing", `return dict:incr("ci", 1, 10)`, `12|nil|false`, ""},
 		{"incr non number", `dict:set("str", "x"); return dict:incr("str", 1)`, `nil|not a number`, ""},
-		{"incr bad delta", `return dict:incr("c", "abc")`, `nil|not a number`, ""},
-		{"incr string delta", `dict:set("c2", 1); return dict:incr("c2", "2")`, `3|nil`, ""},
-		{"incr init_ttl without init", `return dict:incr("c", 1, nil, 10)`, "", `must not set "init_ttl" when "init" is nil`},
-		{"delete", `dict:set("del", 1); return dict:delete("del"), dict:get("del")`, `true|nil`, ""},
+		{"incr bad delta", `return dict:incr("c", "abc")`, "", "cannot convert 'string' to 'double'"},
+		{"incr bad init", `return dict:incr("c", 1, {})`, "", "bad init arg: number expected, got table"},
+		{"incr negative init_ttl", `return dict:incr("c", 1, 0, -1)`, "", `bad "init_ttl" argument`},
+		{"incr string delta", `dict:set("c2", 1); return dict:incr("c2", "2")`, `3`, ""},
+		{"incr init_ttl without init", `return dict:incr("c", 1, nil, 10)`, "", `must provide "init" when providing "init_ttl"`},
+		{"delete", `dict:set("del", 1); local ok, err, forcible = dict:delete("del"); return ok, err, forcible, dict:get("del")`, `true|nil|false|nil`, ""},
 		{"negative exptime", `return dict:set("x", 1, -1)`, "", `bad "exptime" argument`},
 		{"dot call", `return dict.get("k")`, "", `bad "zone" argument`},
 		{"dicts separate", `ngx.shared.other:set("k", "other"); return dict:get("k"), ngx.shared.other:get("k")`, `v|other`, ""},
@@ -99,7 +101,8 @@ func TestSharedDictTTL(t *testing.T) {
 	step(`return dict:replace("k", "x")`, `false|not found|false`)
 	step(`return dict:incr("k", 1)`, `nil|not found`)
 	step(`local n, err, f = dict:incr("k", 1, 0, 10); return n, err, f, dict:ttl("k")`, `1|nil|false|10`)
-	step(`local n, err = dict:incr("k", 1); return n, err, dict:ttl("k")`, `2|nil|10`) // incr keeps the ttl
+	step(`local n, err = dict:incr("k", 1); return n, err, dict:ttl("k")`, `2|nil|10`)
+	step(`return select("#", dict:incr("k", 1))`, `1`) // incr keeps the ttl
 	step(`dict:set("p", 1); dict:expire("p", 0); return dict:ttl("p")`, `0`)
 	// flush_all expires everything; flush_expired removes them.
 	step(`dict:set("a", 1); dict:set("b", 2); dict:flush_all(); return dict:get("a"), dict:get_stale("a")`, `nil|1|nil|true`)
