@@ -321,7 +321,7 @@ func nginxReason(status int) string {
 // default page otherwise.
 func (p *pdk) errorPage(ex Exchange, status int) (int, []byte, [][2]string) {
 	if msg, ok := errorHandlerMessage(status); ok {
-		accept := strings.Join(ex.RequestHeaderValues("Accept"), ",")
+		accept, _ := ex.RequestHeader("Accept") // Kong's handler reads the first one
 		if accept == "" {
 			if ct, ok := ex.RequestHeader("Content-Type"); ok {
 				accept = ct

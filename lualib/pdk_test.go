@@ -126,7 +126,7 @@ func TestScripts(t *testing.T) {
 			}
 			ex := scriptFake(name)
 			L := newTestState(t, ex, phase)
-			if err := run(L, name, string(src)); err != nil {
+			if err := run(L, name, string(src)); err != nil && !lualib.IsExit(err) {
 				t.Fatalf("%s: %s", f, errText(err))
 			}
 		})
@@ -164,6 +164,21 @@ func scriptFake(name string) *lualibtest.FakeExchange {
 		f.Status = 201
 	case "body_filter":
 		f.RespBody = []byte("hello upstream")
+	case "forwarded":
+		f.RemoteIP = "10.0.0.1"
+		f.TrustedIPs = []string{"10.0.0.1"}
+		f.AddHeader("X-Forwarded-Proto", "HTTPS")
+		f.AddHeader("X-Forwarded-Host", "user@API.Example.COM:8443")
+		f.AddHeader("X-Forwarded-Path", "/orig")
+		f.AddHeader("X-Forwarded-Prefix", "/pre")
+		f.AddHeader("Cookie", "a=1; session=xyz")
+		for i, h := range f.ReqHeaders {
+			if h[0] == "Accept" {
+				f.ReqHeaders[i][1] = "text/html"
+			}
+		}
+		f.SvcStatus = 502
+		f.ReqScheme = "https"
 	case "client":
 		f.RemoteIP = "10.0.0.1"
 		f.TrustedIPs = []string{"10.0.0.1"}
@@ -172,4 +187,13 @@ func scriptFake(name string) *lualibtest.FakeExchange {
 		f.Consumers = []map[string]any{{"id": "8a1c5a5e-6b1b-4a6b-9d0e-5d7e5f1e2a3b", "username": "alice"}}
 	}
 	return f
+}
+
+func mustRead(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

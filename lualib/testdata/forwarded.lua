@@ -1,0 +1,20 @@
+-- phase: access
+local r = kong.request
+assert_eq(r.get_forwarded_scheme(), "https")
+assert_eq(r.get_forwarded_host(), "api.example.com")
+assert_eq(r.get_forwarded_port(), 8443, "port from X-Forwarded-Host")
+assert_eq(r.get_forwarded_path(), "/orig")
+assert_eq(r.get_forwarded_prefix(), "/pre")
+assert_eq(ngx.var.cookie_session, "xyz")
+assert_eq(ngx.var.cookie_none, nil)
+assert_eq(ngx.var.https, "on")
+assert_eq(ngx.var.upstream_status, "502")
+assert_eq(ngx.var.is_args, "?")
+assert_eq(ngx.var.request_id, "0123456789abcdef0123456789abcdef")
+assert_eq(ngx.var.server_protocol, "HTTP/1.1")
+assert_eq(ngx.var.content_type, nil)
+assert_eq(type(ngx.var.request_time), "string")
+assert_eq(ngx.var.sent_http_x_none, nil)
+-- ngx.exit(502) negotiates on Accept: text/html
+local ok = pcall(ngx.exit, 502)
+error("not reached")
