@@ -379,16 +379,16 @@ func TestFormatVersion(t *testing.T) {
 
 func TestPluginConfigNumbers(t *testing.T) {
 	for _, tt := range []struct{ name, text string }{
-		{"kong.yml", "_format_version: \"3.0\"\nplugins:\n- name: any-config\n  config:\n    n: 12345678901234567890\n    f: 1.5\n    nested: {list: [1, 2]}\n"},
-		{"kong.json", `{"_format_version": "3.0", "plugins": [{"name": "any-config", "config": {"n": 12345678901234567890, "f": 1.5, "nested": {"list": [1, 2]}}}]}`},
+		{"kong.yml", "_format_version: \"3.0\"\nplugins:\n- name: any-config\n  config:\n    num: 12345678901234567890\n    f: 1.5\n    nested: {list: [1, 2]}\n"},
+		{"kong.json", `{"_format_version": "3.0", "plugins": [{"name": "any-config", "config": {"num": 12345678901234567890, "f": 1.5, "nested": {"list": [1, 2]}}}]}`},
 	} {
 		c, err := Load([]byte(tt.text), testOptions(tt.name, ""))
 		if err != nil {
 			t.Fatalf("%s: %s", tt.name, FormatText(err))
 		}
 		cfg := c.Plugins[0].RawConfig
-		if cfg["n"] != json.Number("12345678901234567890") || cfg["f"] != json.Number("1.5") {
-			t.Errorf("%s: n=%#v f=%#v, want json.Number", tt.name, cfg["n"], cfg["f"])
+		if cfg["num"] != json.Number("12345678901234567890") || cfg["f"] != json.Number("1.5") {
+			t.Errorf("%s: num=%#v f=%#v, want json.Number", tt.name, cfg["num"], cfg["f"])
 		}
 		list := cfg["nested"].(map[string]any)["list"].([]any)
 		if list[0] != json.Number("1") {
