@@ -140,6 +140,12 @@ func startGateway(t testing.TB, cfg *declarative.Config, s Settings, lf luaFacto
 			t.Fatalf("Apply: %v", err)
 		}
 	}
+	return startGatewayWith(t, g)
+}
+
+// startGatewayWith runs g until the test ends.
+func startGatewayWith(t testing.TB, g *Gateway) *testGateway {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
