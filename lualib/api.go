@@ -40,8 +40,8 @@ type StateOptions struct {
 // registered. Globals of the state form the "real" _G; sandboxes are built on
 // top of it by the functions package with SandboxBase.
 //
-// Opened: base (pcall, xpcall and print replaced, see ErrExit; print goes to
-// the log at notice), table, string, math, os (without exit, execute,
+// Opened: base (pcall, xpcall, print, tostring replaced: see ErrExit; print goes to
+// the log at notice; tostring uses %.14g), table, string, math, os (without exit, execute,
 // remove, rename, tmpname, setenv, setlocale), coroutine (resume re-raises
 // the exit sentinel) and package (for require). io and debug are not opened.
 func NewState(opts StateOptions) *lua.LState {

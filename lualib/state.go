@@ -107,6 +107,21 @@ func newState(opts StateOptions) *lua.LState {
 	g := L.G.Global
 	g.RawSetString("pcall", L.NewFunction(p.pcall))
 	g.RawSetString("xpcall", L.NewFunction(p.xpcall))
+	// tostring formats numbers as Lua 5.1 does (%.14g: tostring(0.1+0.2) is
+	// "0.3", 1e15 is "1e+15"); gopher-lua's own uses Go's shortest form.
+	if orig, ok := g.RawGetString("tostring").(*lua.LFunction); ok {
+		g.RawSetString("tostring", L.NewFunction(func(L *lua.LState) int {
+			if n, ok := L.Get(1).(lua.LNumber); ok {
+				L.Push(lua.LString(formatNumber(float64(n))))
+				return 1
+			}
+			L.CheckAny(1)
+			L.Push(orig)
+			L.Push(L.Get(1))
+			L.Call(1, 1)
+			return 1
+		}))
+	}
 	// coroutine.resume returns (false, err) for an error in the coroutine;
 	// the exit sentinel must go on unwinding instead.
 	if co, ok := g.RawGetString("coroutine").(*lua.LTable); ok {
