@@ -11,6 +11,7 @@ import (
 	lua "github.com/yuin/gopher-lua"
 	"golang.org/x/sys/unix"
 
+	"luagate/declarative"
 	"luagate/lualib"
 )
 
@@ -241,4 +242,32 @@ func BenchmarkCompile200(b *testing.B) {
 		}
 	}
 	reportCPU(b, start)
+}
+
+// BenchmarkBearerPDK is BenchmarkBearer with the real PDK (lualib).
+func BenchmarkBearerPDK(b *testing.B) {
+	p := testPlugin(b, PreFunction, "p", access(bearerCheck))
+	set, err := NewSet(&declarative.Config{Plugins: []*declarative.Plugin{p}}, Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer set.Close()
+	h := set.Handler(p)
+	ex := newEx().AddHeader("Authorization", "Bearer secret-token-123")
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := threadCPU()
+	for b.Loop() {
+		ex.UpHeaders = ex.UpHeaders[:1]
+		var lease *Lease
+		if err := h.Run(lualib.PhaseAccess, ex, &lease); err != nil {
+			b.Fatal(err)
+		}
+		lease.Release()
+	}
+	reportCPU(b, start)
+	if v, _ := ex.UpstreamHeader("X-Consumer-Role"); v != "admin" {
+		b.Fatalf("X-Consumer-Role = %q", v)
+	}
 }
