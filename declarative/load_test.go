@@ -588,3 +588,25 @@ func entityCount(c *Config) [8]int {
 	return [8]int{len(c.Services), len(c.Routes), len(c.Plugins), len(c.Consumers), len(c.Upstreams),
 		len(c.Targets), len(c.Certificates), len(c.SNIs)}
 }
+
+func TestWarnings(t *testing.T) {
+	c := mustLoad(t, `_format_version: "3.0"
+vaults:
+- name: env
+consumers:
+- username: a
+  keyauth_credentials:
+  - key: k
+routes:
+- paths: [/]
+  path_handling: v1
+`)
+	want := []string{
+		"'vaults' entities are not supported by luagate and were ignored",
+		"routes[0].path_handling: 'v1' is deprecated and is not honoured by the traditional_compatible router; use 'v0'",
+		"consumers[0].keyauth_credentials: 'keyauth_credentials' entities are not supported by luagate and were ignored",
+	}
+	if !reflect.DeepEqual(c.Warnings, want) {
+		t.Errorf("warnings:\n%q\nwant\n%q", c.Warnings, want)
+	}
+}
