@@ -88,15 +88,26 @@ func TestPDKExecutionModel(t *testing.T) {
 	}
 }
 
-func TestPDKTimeoutThroughPcall(t *testing.T) {
-	p := testPlugin(t, PreFunction, "p1", access(`while true do pcall(function() while true do end end) end`))
-	set := pdkSet(t, Settings{MaxExecutionTime: 30 * time.Millisecond}, p)
-	err := request(t, set.Handler(p), lualib.PhaseAccess, newEx())
-	var re *RuntimeError
-	if !errors.As(err, &re) || !re.Timeout || !strings.Contains(re.Message, "lua_max_execution_time of 30ms exceeded") {
-		t.Fatalf("err = %v", err)
-	}
-	if set.idleStates() != 0 {
-		t.Error("timed-out state was pooled")
+func TestPDKTimeouts(t *testing.T) {
+	for _, src := range []string{
+		`while true do pcall(function() while true do end end) end`,
+		`ngx.sleep(10)`, // blocked in Go: the PDK watches the state's context
+	} {
+		t.Run(src, func(t *testing.T) {
+			p := testPlugin(t, PreFunction, "p1", access(src))
+			set := pdkSet(t, Settings{MaxExecutionTime: 30 * time.Millisecond}, p)
+			start := time.Now()
+			err := request(t, set.Handler(p), lualib.PhaseAccess, newEx())
+			var re *RuntimeError
+			if !errors.As(err, &re) || !re.Timeout || !strings.Contains(re.Message, "lua_max_execution_time of 30ms exceeded") {
+				t.Fatalf("err = %v", err)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if set.idleStates() != 0 {
+				t.Error("timed-out state was pooled")
+			}
+		})
 	}
 }
