@@ -95,14 +95,11 @@ type reName struct {
 
 // reCompiled is one cached regex.
 type reCompiled struct {
-	err     string         // compile failure (cached too)
-	main    *regexp.Regexp // for searches at offset 0 or context-free patterns
-	ctx     *regexp.Regexp // sees one character before the offset; nil when not needed
-	ncap    int
-	names   []reName // sorted by name, then group number (PCRE's name table)
-	dupOK   bool
-	anchor  bool
-	hasCtxt bool
+	err   string         // compile failure (cached too)
+	main  *regexp.Regexp // for searches at offset 0 or context-free patterns
+	ctx   *regexp.Regexp // sees one character before the offset; nil when not needed
+	ncap  int
+	names []reName // sorted by name, then group number (PCRE's name table)
 }
 
 type reCacheKey struct {
@@ -183,14 +180,13 @@ func compileRe(pattern string, o reOptions) *reCompiled {
 		msg = strings.TrimPrefix(msg, "error parsing regexp: ")
 		return fail(msg)
 	}
-	rc := &reCompiled{main: main, ncap: main.NumSubexp(), anchor: o.anchored}
+	rc := &reCompiled{main: main, ncap: main.NumSubexp()}
 	if rc.ncap != tr.groups {
 		return fail("internal error: capture count mismatch")
 	}
 	rc.names = tr.names
 	slices.SortStableFunc(rc.names, func(a, b reName) int { return strings.Compare(a.name, b.name) })
 	if needsContext(prefix + body) {
-		rc.hasCtxt = true
 		ctxSrc := prefix + `\A(?s:.)(?s:.*?)(` + body + `)`
 		if o.anchored {
 			ctxSrc = prefix + `\A(?s:.)(` + body + `)`

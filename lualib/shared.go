@@ -131,14 +131,6 @@ func (d *SharedDicts) Names() []string {
 	return slices.Clone(st.names)
 }
 
-func (d *SharedDicts) dict(name string) *shDict {
-	st := d.store()
-	if st == nil {
-		return nil
-	}
-	return st.dicts[name]
-}
-
 // ---------------------------------------------------------------- LRU
 
 func (s *shDict) unlink(it *shItem) {
