@@ -28,6 +28,8 @@ type Gateway struct {
 	pathMu sync.Mutex
 	path   string // the file LoadFile loaded last (for Reload)
 
+	reload reloadState // the reload loop (reload.go)
+
 	regOnce sync.Once
 	reg     *registry
 
@@ -140,25 +142,7 @@ func (g *Gateway) LoadFile(path string) error {
 	return nil
 }
 
-// Reload reloads the declarative config file (the last one loaded with
-// LoadFile, else settings.DeclarativeConfig). A failure is logged and
-// returned; the running configuration stays.
-func (g *Gateway) Reload() error {
-	g.pathMu.Lock()
-	path := g.path
-	g.pathMu.Unlock()
-	if path == "" {
-		path = g.settings.DeclarativeConfig
-	}
-	if path == "" {
-		return errors.New("reload: no declarative config file")
-	}
-	if err := g.LoadFile(path); err != nil {
-		g.logger.Error("reload failed, keeping the running configuration", "file", path, "error", err)
-		return err
-	}
-	return nil
-}
+// Reload is in reload.go (it goes through the reload loop).
 
 // Check builds (and discards) a snapshot of cfg with the given settings:
 // the router, every Lua function and the upstream targets. It is the dry run

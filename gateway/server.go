@@ -77,6 +77,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	g.mu.Lock()
 	g.listeners = ls
 	g.mu.Unlock()
+	defer g.startLifecycle(ctx)() // reload loop, file watcher, Admin API (reload.go)
 	close(g.started)
 
 	errc := make(chan error, len(ls))
@@ -140,6 +141,10 @@ func (g *Gateway) newServer(kind string, h fasthttp.RequestHandler) *fasthttp.Se
 			s.MaxRequestBodySize = 8 << 10
 		}
 		s.ErrorHandler = g.proxyErrorHandler
+	}
+	if kind == "admin" {
+		// Room above the Admin API's own limit, which answers 413 in JSON.
+		s.MaxRequestBodySize = int(max(g.settings.AdminMaxBodySize, 10<<20)) + 1<<20
 	}
 	return s
 }

@@ -64,6 +64,7 @@ func (g *Gateway) StatusBody(unit string, scale int) (map[string]any, error) {
 			"connections_writing":  writing,
 			"total_requests":       rt.requests.Load(),
 		},
+		"luagate": g.reloadStatus(), // reload.go
 	}, nil
 }
 
