@@ -4,7 +4,7 @@ BIN       ?= bin
 FUZZTIME  ?= 30s
 PKGS      := ./...
 
-.PHONY: all build run test unit lint race bench bench-go fuzz fuzz-long clean
+.PHONY: all build run test test-deps unit lint race bench bench-go fuzz fuzz-long clean
 
 all: build
 
@@ -21,6 +21,22 @@ run: build
 
 # What CI runs: static checks, then every test (fuzz seeds included).
 test: lint unit
+
+# Debian packages the tests run for real: redis-server (resty.redis), nginx with
+# its Lua module (the benchmark's baseline configs are checked with nginx -t).
+# Installed only when missing; services are not started (policy-rc.d), the
+# tests start their own on free loopback ports.
+TEST_PACKAGES := redis-server nginx libnginx-mod-http-lua lua-cjson
+test-deps:
+	@missing=$$(for p in $(TEST_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  echo "installing:" $$missing; \
+	  printf '#!/bin/sh\nexit 101\n' | $$sudo tee /usr/sbin/policy-rc.d >/dev/null; $$sudo chmod +x /usr/sbin/policy-rc.d; \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q && \
+	  $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	  rc=$$?; $$sudo rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
 
 unit:
 	$(GO) test -count=1 $(PKGS)

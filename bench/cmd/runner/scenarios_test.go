@@ -163,7 +163,10 @@ func TestNginxConfigs(t *testing.T) {
 	d0 := testData("")
 	for _, p := range []string{nginx, d0.LuaModule, d0.NDKModule} {
 		if _, err := os.Stat(p); err != nil {
-			t.Skipf("nginx + Lua not installed (%s missing): run make bench-deps", p)
+			if os.Getenv("CI") != "" {
+				t.Fatalf("nginx + Lua not installed (%s missing): .ci/run installs them with make test-deps", p)
+			}
+			t.Skipf("nginx + Lua not installed (%s missing): run make test-deps", p)
 		}
 	}
 	tm, err := templates()
