@@ -194,7 +194,7 @@ func (mt *matcher) match(ri *reqInfo) (int, bool, bool) {
 					pi = i
 					break
 				}
-			} else if strings.HasPrefix(path, p.lit) && p.re.MatchString(path) {
+			} else if hasFoldPrefix(path, p.fold) && p.re.MatchString(path) {
 				pi = i
 				break
 			}

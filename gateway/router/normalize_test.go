@@ -1,6 +1,7 @@
 package router
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -91,6 +92,46 @@ func TestUUID5(t *testing.T) {
 	for _, c := range cases {
 		if got := uuid5(c.ns, c.name); got != c.want {
 			t.Errorf("uuid5(%s, %q) = %s, want %s", c.ns, c.name, got, c.want)
+		}
+	}
+}
+
+func TestRegexLiteralPrefix(t *testing.T) {
+	cases := []struct {
+		pat, lit string
+		nfold    int      // runes in the fold prefix
+		yes, no  []string // paths the fold prefix must accept / reject
+	}{
+		{`^/foo/(\d+)`, "/foo/", 5, []string{"/foo/1"}, []string{"/fo", "/FOO/"}},
+		{`^/fo+`, "/f", 2, []string{"/fx"}, []string{"/g"}},
+		{`^(?i)/Foo/bar`, "/", 8, []string{"/FOO/Bar", "/foo/bar/x"}, []string{"/foo/baz", "/fo"}},
+		{`^/Api(?i)/x`, "/Api/", 6, []string{"/Api/X"}, []string{"/api/x"}},
+		{`^(?i)/kelvin`, "/", 7, []string{"/\u212Aelvin", "/KELVIN"}, []string{"/xelvin"}},
+		{`^(?i)/ask`, "/", 4, []string{"/a\u017Fk", "/ASK"}, []string{"/ast"}},
+		{`^/caf\x{e9}/(x)`, "/caf\u00e9/x", 7, []string{"/caf\u00e9/x"}, []string{"/cafe/x", "/caf\xff/x"}},
+		{`^/(a|b)`, "/", 1, []string{"/c"}, []string{"c"}},
+		{`^/a|/b`, "", 0, []string{"anything"}, nil}, // the second branch is not anchored
+		{`^(?:/users)/(?P<id>\d+)`, "/users/", 7, []string{"/users/1"}, []string{"/user/1"}},
+		{`^/(?:ab)?c`, "/", 1, nil, []string{"x"}},
+	}
+	for _, c := range cases {
+		lit, fold := regexLiteralPrefix(c.pat)
+		if lit != c.lit || len(fold) != c.nfold {
+			t.Errorf("regexLiteralPrefix(%q) = %q, %d fold runes; want %q, %d", c.pat, lit, len(fold), c.lit, c.nfold)
+		}
+		re := regexp.MustCompile(c.pat)
+		for _, y := range c.yes {
+			if !hasFoldPrefix(y, fold) {
+				t.Errorf("%q: fold prefix rejects %q", c.pat, y)
+			}
+		}
+		for _, n := range c.no {
+			if hasFoldPrefix(n, fold) {
+				t.Errorf("%q: fold prefix accepts %q", c.pat, n)
+			}
+			if re.MatchString(n) {
+				t.Errorf("%q: test path %q matches the regex, fix the test", c.pat, n)
+			}
 		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"luagate/declarative"
 )
@@ -114,6 +116,7 @@ type pathPred struct {
 	prefix string         // prefix path (re == nil)
 	re     *regexp.Regexp // anchored regex ("^" + pattern)
 	lit    string         // literal text every match starts with (index key)
+	fold   []foldRune     // longer required prefix through (?i) literals (regex only)
 }
 
 type headerPred struct {
@@ -254,43 +257,56 @@ func compileSNI(s string) hostPred {
 
 // compilePathRegex compiles a "~..." route path the way Kong does: the "~"
 // is dropped and the pattern is anchored at the start with "^".
-func compilePathRegex(p string) (*regexp.Regexp, string, error) {
+func compilePathRegex(p string) (pathPred, error) {
 	pat := "^" + p[1:]
 	re, err := regexp.Compile(pat)
 	if err != nil {
-		return nil, "", err
+		return pathPred{}, err
 	}
-	return re, regexLiteralPrefix(pat), nil
+	lit, fold := regexLiteralPrefix(pat)
+	return pathPred{re: re, lit: lit, fold: fold}, nil
 }
 
-// regexLiteralPrefix returns literal text that every match of the anchored
-// pattern starts with ("" when it cannot tell). It is only an index key, so
-// it errs on the short side.
-func regexLiteralPrefix(pat string) string {
+// foldRune is one rune of a regex's required prefix; fold means any rune of
+// its case-folding orbit matches (a (?i) literal), as in Go's and Rust's regex.
+type foldRune struct {
+	r    rune
+	fold bool
+}
+
+// regexLiteralPrefix returns what every match of the anchored pattern starts
+// with: lit is exact text (the index key); fold extends it through
+// case-insensitive literals. Both err on the short side (empty when unknown),
+// since they only rule candidates out before the regex runs.
+func regexLiteralPrefix(pat string) (lit string, fold []foldRune) {
 	t, err := syntax.Parse(pat, syntax.Perl)
 	if err != nil {
-		return ""
+		return "", nil
 	}
 	t = t.Simplify()
 	if t.Op != syntax.OpConcat || len(t.Sub) == 0 || t.Sub[0].Op != syntax.OpBeginText {
-		return ""
+		return "", nil
 	}
-	var b strings.Builder
+	var exact strings.Builder
+	exactDone := false
 	var walk func(subs []*syntax.Regexp) bool // false: stop
 	walk = func(subs []*syntax.Regexp) bool {
 		for _, s := range subs {
 			switch s.Op {
 			case syntax.OpBeginText, syntax.OpEmptyMatch:
 			case syntax.OpLiteral:
-				if s.Flags&syntax.FoldCase != 0 {
-					return false
+				fc := s.Flags&syntax.FoldCase != 0
+				for _, r := range s.Rune {
+					fr := foldRune{r: r, fold: fc && unicode.SimpleFold(r) != r}
+					if fr.fold {
+						exactDone = true
+					}
+					if !exactDone {
+						exact.WriteRune(r)
+					}
+					fold = append(fold, fr)
 				}
-				b.WriteString(string(s.Rune))
-			case syntax.OpCapture:
-				if !walk(s.Sub) {
-					return false
-				}
-			case syntax.OpConcat:
+			case syntax.OpCapture, syntax.OpConcat:
 				if !walk(s.Sub) {
 					return false
 				}
@@ -301,7 +317,45 @@ func regexLiteralPrefix(pat string) string {
 		return true
 	}
 	walk(t.Sub[1:])
-	return b.String()
+	return exact.String(), fold
+}
+
+// hasFoldPrefix reports whether s starts with the runes of pre, a folding
+// rune matching any rune of its case orbit. Invalid UTF-8 decodes to U+FFFD
+// one byte at a time, as in package regexp.
+func hasFoldPrefix(s string, pre []foldRune) bool {
+	i := 0
+	for _, fr := range pre {
+		if i >= len(s) {
+			return false
+		}
+		r, n := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(s[i:])
+		}
+		i += n
+		if r == fr.r {
+			continue
+		}
+		if !fr.fold {
+			return false
+		}
+		if r < utf8.RuneSelf && fr.r < utf8.RuneSelf {
+			// two ASCII runes share an orbit only as upper/lower letters
+			if lowerByte(byte(r)) != lowerByte(byte(fr.r)) {
+				return false
+			}
+			continue
+		}
+		f := unicode.SimpleFold(fr.r)
+		for f != fr.r && f != r {
+			f = unicode.SimpleFold(f)
+		}
+		if f != r {
+			return false
+		}
+	}
+	return true
 }
 
 func compileRoute(rt *declarative.Route, order int) ([]matcher, error) {
@@ -375,11 +429,11 @@ func compileRoute(rt *declarative.Route, order int) ([]matcher, error) {
 		}
 		for _, p := range g.paths {
 			if g.regex {
-				re, lit, err := compilePathRegex(p)
+				pp, err := compilePathRegex(p)
 				if err != nil {
 					return nil, fmt.Errorf("%s: paths: invalid regex %q: %w", name, p, err)
 				}
-				m.paths = append(m.paths, pathPred{re: re, lit: lit})
+				m.paths = append(m.paths, pp)
 			} else {
 				m.paths = append(m.paths, pathPred{prefix: p, lit: p})
 			}
@@ -388,4 +442,11 @@ func compileRoute(rt *declarative.Route, order int) ([]matcher, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+func lowerByte(c byte) byte {
+	if 'A' <= c && c <= 'Z' {
+		return c + 'a' - 'A'
+	}
+	return c
 }

@@ -106,6 +106,10 @@ func conformanceCases() []conformanceCase {
 			req: get("h", "/x/b"), want: "a"},
 		{name: "paths of one length: the one that matches is the prefix", routes: []*declarative.Route{R("a", 1, paths("/one", "/two"))},
 			req: get("h", "/two/x"), want: "a", prefix: sp("/two")},
+		{name: "(?i) regex folds k to the Kelvin sign like Kong's Rust regex", routes: []*declarative.Route{R("a", 1, paths(`~(?i)/kelvin`))}, req: get("h", "/\u212Aelvin"), want: "a"},
+		{name: "(?i) regex prefix is compared case-insensitively", routes: []*declarative.Route{
+			R("fold", 2, paths(`~(?i)/Api/V1`)), R("root", 1, paths("/"))},
+			req: get("h", "/aPI/v1/x"), want: "fold", prefix: sp("/aPI/v1")},
 		{name: "regex can be case-insensitive with (?i)", routes: []*declarative.Route{R("a", 1, paths(`~(?i)/CaSe`))}, req: get("h", "/case"), want: "a"},
 		{name: "decoded non-ASCII path", routes: []*declarative.Route{R("a", 1, paths("/café"))}, req: get("h", mustNorm("/caf%C3%A9/x")), want: "a"},
 		{name: "dot segments are resolved before matching", routes: []*declarative.Route{
