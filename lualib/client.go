@@ -74,13 +74,13 @@ func (p *pdk) cliAuthenticate(L *lua.LState) int {
 	p.check(L, PhaseAccess)
 	consumer, credential := L.Get(1), L.Get(2)
 	if _, ok := consumer.(*lua.LTable); !ok && consumer != lua.LNil {
-		L.RaiseError("consumer must be a table or nil")
+		raise(L, "consumer must be a table or nil")
 	}
 	if _, ok := credential.(*lua.LTable); !ok && credential != lua.LNil {
-		L.RaiseError("credential must be a table or nil")
+		raise(L, "credential must be a table or nil")
 	}
 	if consumer == lua.LNil && credential == lua.LNil {
-		L.RaiseError("either credential or consumer must be provided")
+		raise(L, "either credential or consumer must be provided")
 	}
 	var cm, crm map[string]any
 	if t, ok := consumer.(*lua.LTable); ok {
@@ -124,11 +124,11 @@ func (p *pdk) cliLoadConsumer(L *lua.LState) int {
 	p.check(L, phasesAuthLater)
 	id, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("consumer_id must be a string")
+		raise(L, "consumer_id must be a string")
 	}
 	byUsername := lua.LVAsBool(L.Get(2))
 	if !isUUID(string(id)) && !byUsername {
-		L.RaiseError("cannot load a consumer with an id that is not a uuid")
+		raise(L, "cannot load a consumer with an id that is not a uuid")
 	}
 	ex := p.exchange(L)
 	var c map[string]any

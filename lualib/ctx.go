@@ -12,7 +12,7 @@ func (p *pdk) openCtx() {
 	mt := L.CreateTable(0, 4)
 	mt.RawSetString("__index", L.NewFunction(p.ctxIndex))
 	mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("kong.ctx.%s cannot be assigned", p.tostring(L.Get(2)))
+		raise(L, "kong.ctx.%s cannot be assigned", p.tostring(L.Get(2)))
 		return 0
 	}))
 	L.SetMetatable(ctx, mt)

@@ -351,7 +351,7 @@ func (p *pdk) logSerialize(L *lua.LState) int {
 	}
 	for _, sv := range p.serialize {
 		if !validSerializeValue(sv.val, map[*lua.LTable]bool{}) {
-			L.RaiseError("value must be nil, a number, string, boolean or a non-self-referencial table containing numbers, string and booleans")
+			raise(L, "value must be nil, a number, string, boolean or a non-self-referencial table containing numbers, string and booleans")
 		}
 		applySerialize(L, t, sv)
 	}
@@ -437,7 +437,7 @@ func (p *pdk) logSetSerializeValue(L *lua.LState) int {
 	p.check(L, phasesCTX)
 	key, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("key must be a string")
+		raise(L, "key must be a string")
 	}
 	mode := "set"
 	switch o := L.Get(3).(type) {
@@ -451,10 +451,10 @@ func (p *pdk) logSetSerializeValue(L *lua.LState) int {
 			mode = ""
 		}
 	default:
-		L.RaiseError("options must be a table")
+		raise(L, "options must be a table")
 	}
 	if mode != "set" && mode != "add" && mode != "replace" {
-		L.RaiseError("mode must be 'set', 'add' or 'replace'")
+		raise(L, "mode must be 'set', 'add' or 'replace'")
 	}
 	p.serialize = append(p.serialize, serializeValue{splitKey(string(key)), L.Get(2), mode})
 	return 0

@@ -61,3 +61,25 @@ func TestSerializeRejectsSelfReference(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// TestErrorPosition: like Kong's error(msg, 2), the position is the Lua
+// caller's, and there is none when a Go function (pcall) is the caller.
+func TestErrorPosition(t *testing.T) {
+	ex := lualibtest.New()
+	L := newTestState(t, ex, lualib.PhaseAccess)
+	err := run(L, "t", `
+		local ok, e = pcall(kong.request.get_header, 1)
+		assert_eq(e, "header name must be a string")
+		ok, e = pcall(function() kong.request.get_header(1) end)
+		assert_eq(e, '[string "t"]:4: header name must be a string')
+`)
+	if err != nil {
+		t.Fatal(errText(err))
+	}
+	lualib.SetPhase(L, lualib.PhaseLog)
+	err = run(L, "t", `local ok, e = pcall(kong.response.set_status, 200)
+		assert_eq(e, "function cannot be called in log phase (only in: rewrite, access, balancer, response, header_filter, error, admin_api)")`)
+	if err != nil {
+		t.Fatal(errText(err))
+	}
+}

@@ -117,10 +117,10 @@ func (p *pdk) openNgx() {
 		case lua.LString("ctx"):
 			t, ok := v.(*lua.LTable)
 			if !ok {
-				L.RaiseError("ctx should be a table while getting a %s", v.Type())
+				raise(L, "ctx should be a table while getting a %s", v.Type())
 			}
 			if p.ex == nil {
-				L.RaiseError("no request found")
+				raise(L, "no request found")
 			}
 			p.ngxCtx = t
 		case lua.LString("status"):
@@ -133,7 +133,7 @@ func (p *pdk) openNgx() {
 				}
 			}
 			if !ok {
-				L.RaiseError("attempt to set ngx.status to a non-number value")
+				raise(L, "attempt to set ngx.status to a non-number value")
 			}
 			ex := p.exchange(L)
 			if ex.HeadersSent() {
@@ -167,7 +167,7 @@ func (p *pdk) openNgx() {
 func (p *pdk) ngxCheck(L *lua.LState, allowed Phase) {
 	ph := p.curPhase()
 	if ph&allowed == 0 {
-		L.RaiseError("API disabled in the context of %s", ngxContextName(ph))
+		raise(L, "API disabled in the context of %s", ngxContextName(ph))
 	}
 }
 
@@ -208,7 +208,7 @@ func (p *pdk) appendOut(L *lua.LState, fn string, b []byte, v lua.LValue, depth 
 		return append(b, "false"...)
 	case *lua.LTable:
 		if depth > 100 {
-			L.RaiseError("bad argument #1 to '%s' (table too deep)", fn)
+			raise(L, "bad argument #1 to '%s' (table too deep)", fn)
 		}
 		for i := 1; i <= seqLen(x); i++ {
 			b = p.appendOut(L, fn, b, x.RawGetInt(i), depth+1)
@@ -218,7 +218,7 @@ func (p *pdk) appendOut(L *lua.LState, fn string, b []byte, v lua.LValue, depth 
 	if v == p.null {
 		return append(b, "null"...)
 	}
-	L.RaiseError("bad argument #1 to '%s' (string, number, boolean, nil, ngx.null, or array table expected, got %s)", fn, v.Type())
+	raise(L, "bad argument #1 to '%s' (string, number, boolean, nil, ngx.null, or array table expected, got %s)", fn, v.Type())
 	return b
 }
 
@@ -348,7 +348,7 @@ func (p *pdk) ngxExit(L *lua.LState) int {
 	p.ngxCheck(L, phasesNgxExit)
 	v, ok := L.Get(1).(lua.LNumber)
 	if !ok {
-		L.RaiseError("bad argument #1 to 'exit' (number expected, got %s)", L.Get(1).Type())
+		raise(L, "bad argument #1 to 'exit' (number expected, got %s)", L.Get(1).Type())
 	}
 	status := int(v)
 	ex := p.exchange(L)
@@ -371,10 +371,10 @@ func (p *pdk) ngxExit(L *lua.LState) int {
 func (p *pdk) ngxLog(L *lua.LState) int {
 	lv, ok := L.Get(1).(lua.LNumber)
 	if !ok {
-		L.RaiseError("bad argument #1 to 'log' (number expected, got %s)", L.Get(1).Type())
+		raise(L, "bad argument #1 to 'log' (number expected, got %s)", L.Get(1).Type())
 	}
 	if lv < 0 || lv > lua.LNumber(LevelDebug) {
-		L.RaiseError("bad log level")
+		raise(L, "bad log level")
 	}
 	l := Level(lv)
 	if !p.enabled(l) {
@@ -392,10 +392,10 @@ func (p *pdk) ngxSleep(L *lua.LState) int {
 	p.ngxCheck(L, phasesNgxOutput|PhaseBalancer)
 	s, ok := L.Get(1).(lua.LNumber)
 	if !ok {
-		L.RaiseError("bad argument #1 to 'sleep' (number expected, got %s)", L.Get(1).Type())
+		raise(L, "bad argument #1 to 'sleep' (number expected, got %s)", L.Get(1).Type())
 	}
 	if s < 0 {
-		L.RaiseError("bad argument #1 to 'sleep' (invalid sleep duration \"%s\")", formatNumber(float64(s)))
+		raise(L, "bad argument #1 to 'sleep' (invalid sleep duration \"%s\")", formatNumber(float64(s)))
 	}
 	d := time.Duration(float64(s) * float64(time.Second))
 	ctx := L.Context()
@@ -411,7 +411,7 @@ func (p *pdk) ngxSleep(L *lua.LState) int {
 	select {
 	case <-t.C:
 	case <-ctx.Done():
-		L.RaiseError("%s", ctx.Err().Error())
+		raise(L, "%s", ctx.Err().Error())
 	}
 	return 0
 }
@@ -441,7 +441,7 @@ func (p *pdk) openNgxReq() {
 		p.ngxCheck(L, phasesNgxReqWrite)
 		name, ok := L.Get(1).(lua.LString)
 		if !ok {
-			L.RaiseError("bad argument #1 to 'set_header' (string expected, got %s)", L.Get(1).Type())
+			raise(L, "bad argument #1 to 'set_header' (string expected, got %s)", L.Get(1).Type())
 		}
 		ex := p.exchange(L)
 		switch v := L.Get(2).(type) {
@@ -461,7 +461,7 @@ func (p *pdk) openNgxReq() {
 		p.ngxCheck(L, phasesNgxReqWrite)
 		name, ok := L.Get(1).(lua.LString)
 		if !ok {
-			L.RaiseError("bad argument #1 to 'clear_header' (string expected, got %s)", L.Get(1).Type())
+			raise(L, "bad argument #1 to 'clear_header' (string expected, got %s)", L.Get(1).Type())
 		}
 		p.exchange(L).ClearUpstreamHeader(string(name))
 		return 0
@@ -487,7 +487,7 @@ func (p *pdk) openNgxReq() {
 		p.ngxCheck(L, phasesNgxReqWrite)
 		s, ok := L.Get(1).(lua.LString)
 		if !ok {
-			L.RaiseError("bad argument #1 to 'set_body_data' (string expected, got %s)", L.Get(1).Type())
+			raise(L, "bad argument #1 to 'set_body_data' (string expected, got %s)", L.Get(1).Type())
 		}
 		p.exchange(L).SetUpstreamBody([]byte(s))
 		return 0
@@ -523,7 +523,7 @@ func (p *pdk) openNgxReq() {
 		case *lua.LTable:
 			ex.SetUpstreamRawQuery(p.encodeArgs(L, v))
 		default:
-			L.RaiseError("bad argument #1 to 'set_uri_args' (string or table expected, got %s)", L.Get(1).Type())
+			raise(L, "bad argument #1 to 'set_uri_args' (string or table expected, got %s)", L.Get(1).Type())
 		}
 		return 0
 	})
@@ -559,7 +559,7 @@ func (p *pdk) openNgxReq() {
 		p.ngxCheck(L, phasesNgxReqWrite)
 		n, ok := L.Get(1).(lua.LNumber)
 		if !ok {
-			L.RaiseError("bad argument #1 to 'set_method' (number expected, got %s)", L.Get(1).Type())
+			raise(L, "bad argument #1 to 'set_method' (number expected, got %s)", L.Get(1).Type())
 		}
 		for _, m := range ngxMethods {
 			if m.num == int(n) {
@@ -567,14 +567,14 @@ func (p *pdk) openNgxReq() {
 				return 0
 			}
 		}
-		L.RaiseError("unsupported HTTP method: %d", int(n))
+		raise(L, "unsupported HTTP method: %d", int(n))
 		return 0
 	})
 	p.set(r, "set_uri", func(L *lua.LState) int {
 		p.ngxCheck(L, phasesNgxReqWrite)
 		s, ok := L.Get(1).(lua.LString)
 		if !ok || s == "" {
-			L.RaiseError("bad argument #1 to 'set_uri' (non-empty string expected)")
+			raise(L, "bad argument #1 to 'set_uri' (non-empty string expected)")
 		}
 		p.exchange(L).SetUpstreamPath(escapePath(string(s)))
 		return 0
@@ -804,7 +804,7 @@ func (p *pdk) ngxVarSet(L *lua.LState) int {
 		p.ngxCheck(L, phasesNgxReqWrite)
 		ex.SetUpstreamRawQuery(str())
 	default:
-		L.RaiseError("variable \"%s\" not found for writing; maybe it is a built-in variable that is not changeable or you forgot to use \"set $%s '';\" in the config file to define it first", string(name), string(name))
+		raise(L, "variable \"%s\" not found for writing; maybe it is a built-in variable that is not changeable or you forgot to use \"set $%s '';\" in the config file to define it first", string(name), string(name))
 	}
 	return 0
 }
@@ -841,11 +841,11 @@ func (p *pdk) openNgxHeader() {
 		p.ngxCheck(L, phasesRespSet)
 		name, ok := L.Get(2).(lua.LString)
 		if !ok {
-			L.RaiseError("bad argument #2 to '__newindex' (string expected, got %s)", L.Get(2).Type())
+			raise(L, "bad argument #2 to '__newindex' (string expected, got %s)", L.Get(2).Type())
 		}
 		ex := p.exchange(L)
 		if ex.HeadersSent() {
-			L.RaiseError("attempt to set ngx.header.HEADER after sending out response headers")
+			raise(L, "attempt to set ngx.header.HEADER after sending out response headers")
 		}
 		n := strings.ReplaceAll(string(name), "_", "-")
 		switch v := L.Get(3).(type) {

@@ -66,7 +66,7 @@ func (p *pdk) openKong() {
 	pmt := L.CreateTable(0, 3)
 	pmt.RawSetString("__index", cfg)
 	pmt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
-		L.RaiseError("cannot write to configuration")
+		raise(L, "cannot write to configuration")
 		return 0
 	}))
 	pmt.RawSetString("__metatable", lua.LFalse)
@@ -77,7 +77,7 @@ func (p *pdk) openKong() {
 	p.set(ip, "is_trusted", func(L *lua.LState) int {
 		s, ok := L.Get(1).(lua.LString)
 		if !ok {
-			L.RaiseError("ip must be a string")
+			raise(L, "ip must be a string")
 		}
 		trusted := false
 		if p.opts.Trusted != nil {
@@ -172,7 +172,7 @@ func (p *pdk) nodeMemoryStats(L *lua.LState) int {
 	if s, ok := L.Get(1).(lua.LString); ok {
 		unit = strings.ToLower(string(s))
 	} else if L.Get(1) != lua.LNil {
-		L.RaiseError("invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", p.tostring(L.Get(1)))
+		raise(L, "invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", p.tostring(L.Get(1)))
 	}
 	scale := 2
 	if n, ok := L.Get(2).(lua.LNumber); ok {
@@ -188,7 +188,7 @@ func (p *pdk) nodeMemoryStats(L *lua.LState) int {
 	case "g":
 		div = 1 << 30
 	default:
-		L.RaiseError("invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", unit)
+		raise(L, "invalid unit '%s' (expected 'k/K', 'm/M', or 'g/G')", unit)
 	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)

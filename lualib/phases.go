@@ -100,16 +100,16 @@ func (p *pdk) check(L *lua.LState, allowed Phase) {
 		return
 	}
 	if allowed == phasesNotIW {
-		L.RaiseError("function cannot be called in %s phase (can be called in any phases except: init_worker)", ph)
+		raise(L, "function cannot be called in %s phase (can be called in any phases except: init_worker)", ph)
 	}
-	L.RaiseError("function cannot be called in %s phase (only in: %s)", ph, allowed)
+	raise(L, "function cannot be called in %s phase (only in: %s)", ph, allowed)
 }
 
 // exchange returns the bound request, raising an error when there is none
 // (only reachable through functions whose phase set includes init_worker).
 func (p *pdk) exchange(L *lua.LState) Exchange {
 	if p.ex == nil {
-		L.RaiseError("no request is being processed")
+		raise(L, "no request is being processed")
 	}
 	return p.ex
 }

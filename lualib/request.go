@@ -203,7 +203,7 @@ func (p *pdk) reqGetQueryArg(L *lua.LState) int {
 	p.check(L, phasesREQ)
 	name, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("query argument name must be a string")
+		raise(L, "query argument name must be a string")
 	}
 	v := queryArg(p.exchange(L).RawQuery(), string(name), defaultMaxArgs)
 	L.Push(v)
@@ -226,7 +226,7 @@ func (p *pdk) reqGetHeader(L *lua.LState) int {
 	p.check(L, phasesREQ)
 	name, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("header name must be a string")
+		raise(L, "header name must be a string")
 	}
 	if v, ok := p.exchange(L).RequestHeader(string(name)); ok {
 		L.Push(lua.LString(v))
@@ -255,7 +255,7 @@ func (p *pdk) rawBody(L *lua.LState, argN int) ([]byte, string) {
 	if v := L.Get(argN); v != lua.LNil {
 		n, ok := v.(lua.LNumber)
 		if !ok {
-			L.RaiseError("max_file_size must be a number")
+			raise(L, "max_file_size must be a number")
 		}
 		maxSize = int(n)
 	}
@@ -297,7 +297,7 @@ func (p *pdk) reqGetBody(L *lua.LState) int {
 		}
 		ct = h
 	default:
-		L.RaiseError("mimetype must be a string")
+		raise(L, "mimetype must be a string")
 	}
 	return p.decodeBody(L, ct, 2, func() ([]byte, string) { return p.rawBody(L, 3) })
 }

@@ -161,7 +161,7 @@ func (p *pdk) respGetHeader(L *lua.LState) int {
 	p.check(L, phasesRespGet)
 	name, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("header name must be a string")
+		raise(L, "header name must be a string")
 	}
 	if v, ok := p.exchange(L).ResponseHeader(string(name)); ok {
 		L.Push(lua.LString(v))
@@ -202,7 +202,7 @@ func (p *pdk) respGetSource(L *lua.LState) int {
 func (p *pdk) notSent(L *lua.LState) Exchange {
 	ex := p.exchange(L)
 	if ex.HeadersSent() {
-		L.RaiseError("headers have already been sent")
+		raise(L, "headers have already been sent")
 	}
 	return ex
 }
@@ -212,10 +212,10 @@ func (p *pdk) respSetStatus(L *lua.LState) int {
 	ex := p.notSent(L)
 	code, ok := L.Get(1).(lua.LNumber)
 	if !ok {
-		L.RaiseError("code must be a number")
+		raise(L, "code must be a number")
 	}
 	if code < 100 || code > 599 {
-		L.RaiseError("code must be a number between 100 and 599")
+		raise(L, "code must be a number between 100 and 599")
 	}
 	ex.SetResponseStatus(int(code))
 	return 0
@@ -270,7 +270,7 @@ func (p *pdk) respClearHeader(L *lua.LState) int {
 	ex := p.notSent(L)
 	name, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("header name must be a string")
+		raise(L, "header name must be a string")
 	}
 	ex.ClearResponseHeader(string(name))
 	return 0
@@ -301,7 +301,7 @@ func (p *pdk) respSetHeaders(L *lua.LState) int {
 	ex := p.notSent(L)
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.RaiseError("headers must be a table")
+		raise(L, "headers must be a table")
 	}
 	lines := p.headerList(L, t)
 	for _, h := range lines {
@@ -323,7 +323,7 @@ func (p *pdk) respSetRawBody(L *lua.LState) int {
 	p.check(L, PhaseBodyFilter)
 	body, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("body must be a string")
+		raise(L, "body must be a string")
 	}
 	if body == "" {
 		body = "\n"
@@ -346,16 +346,16 @@ func (p *pdk) respExit(L *lua.LState) int {
 	ex := p.notSent(L)
 	code, ok := L.Get(1).(lua.LNumber)
 	if !ok {
-		L.RaiseError("code must be a number")
+		raise(L, "code must be a number")
 	}
 	if code < 100 || code > 599 {
-		L.RaiseError("code must be a number between 100 and 599")
+		raise(L, "code must be a number between 100 and 599")
 	}
 	bodyV := L.Get(2)
 	switch bodyV.(type) {
 	case *lua.LNilType, lua.LString, *lua.LTable:
 	default:
-		L.RaiseError("body must be a nil, string or table")
+		raise(L, "body must be a nil, string or table")
 	}
 	var lines [][2]string
 	switch h := L.Get(3).(type) {
@@ -363,7 +363,7 @@ func (p *pdk) respExit(L *lua.LState) int {
 	case *lua.LTable:
 		lines = p.headerList(L, h)
 	default:
-		L.RaiseError("headers must be a nil or table")
+		raise(L, "headers must be a nil or table")
 	}
 	var body []byte
 	switch b := bodyV.(type) {
@@ -372,7 +372,7 @@ func (p *pdk) respExit(L *lua.LState) int {
 	case *lua.LTable:
 		enc, err := p.encodeJSON(b)
 		if err != nil {
-			L.RaiseError("body encoding failed while flushing response: %s", err)
+			raise(L, "body encoding failed while flushing response: %s", err)
 		}
 		body = enc
 		if !hasHeader(lines, "Content-Type") {
@@ -389,16 +389,16 @@ func (p *pdk) respError(L *lua.LState) int {
 	ex := p.notSent(L)
 	code, ok := L.Get(1).(lua.LNumber)
 	if !ok {
-		L.RaiseError("code must be a number")
+		raise(L, "code must be a number")
 	}
 	if code < 400 || code > 599 {
-		L.RaiseError("code must be a number between 400 and 599")
+		raise(L, "code must be a number between 400 and 599")
 	}
 	msgV := L.Get(2)
 	switch msgV.(type) {
 	case *lua.LNilType, lua.LString, *lua.LTable:
 	default:
-		L.RaiseError("message must be a nil, a string or a table")
+		raise(L, "message must be a nil, a string or a table")
 	}
 	var lines [][2]string
 	switch h := L.Get(3).(type) {
@@ -406,7 +406,7 @@ func (p *pdk) respError(L *lua.LState) int {
 	case *lua.LTable:
 		lines = p.headerList(L, h)
 	default:
-		L.RaiseError("headers must be a nil or table")
+		raise(L, "headers must be a nil or table")
 	}
 	var msg string
 	switch m := msgV.(type) {
@@ -415,7 +415,7 @@ func (p *pdk) respError(L *lua.LState) int {
 	case *lua.LTable:
 		enc, err := p.encodeJSON(m)
 		if err != nil {
-			L.RaiseError("could not JSON encode the error message: %s", err)
+			raise(L, "could not JSON encode the error message: %s", err)
 		}
 		msg = string(enc)
 	default:

@@ -50,7 +50,7 @@ func (p *pdk) svcSetUpstream(L *lua.LState) int {
 	p.check(L, PhaseAccess)
 	host, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("host must be a string")
+		raise(L, "host must be a string")
 	}
 	if err := p.exchange(L).SetUpstream(string(host)); err != nil {
 		L.Push(lua.LNil)
@@ -65,14 +65,14 @@ func (p *pdk) svcSetTarget(L *lua.LState) int {
 	p.check(L, PhaseAccess)
 	host, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("host must be a string")
+		raise(L, "host must be a string")
 	}
 	port, ok := L.Get(2).(lua.LNumber)
 	if !ok || !isInt(port) {
-		L.RaiseError("port must be an integer")
+		raise(L, "port must be an integer")
 	}
 	if port < 0 || port > 65535 {
-		L.RaiseError("port must be an integer between 0 and 65535: given %s", formatNumber(float64(port)))
+		raise(L, "port must be an integer between 0 and 65535: given %s", formatNumber(float64(port)))
 	}
 	p.exchange(L).SetTarget(string(host), int(port))
 	return 0
@@ -84,10 +84,10 @@ func (p *pdk) svcSetTimeouts(L *lua.LState) int {
 	for i, name := range [3]string{"connect_timeout", "write_timeout", "read_timeout"} {
 		v, ok := L.Get(i + 1).(lua.LNumber)
 		if !ok {
-			L.RaiseError("%s must be a number", name)
+			raise(L, "%s must be a number", name)
 		}
 		if v < 1 || v > 2147483646 {
-			L.RaiseError("%s must be an integer between 1 and 2147483646: given %s", name, formatNumber(float64(v)))
+			raise(L, "%s must be an integer between 1 and 2147483646: given %s", name, formatNumber(float64(v)))
 		}
 		ms[i] = time.Duration(float64(v) * float64(time.Millisecond))
 	}
@@ -99,10 +99,10 @@ func (p *pdk) svcSetRetries(L *lua.LState) int {
 	p.check(L, PhaseAccess)
 	n, ok := L.Get(1).(lua.LNumber)
 	if !ok || !isInt(n) {
-		L.RaiseError("retries must be an integer")
+		raise(L, "retries must be an integer")
 	}
 	if n < 0 || n > 32767 {
-		L.RaiseError("retries must be an integer between 0 and 32767: given %s", formatNumber(float64(n)))
+		raise(L, "retries must be an integer between 0 and 32767: given %s", formatNumber(float64(n)))
 	}
 	p.exchange(L).SetRetries(int(n))
 	return 0
@@ -120,10 +120,10 @@ func (p *pdk) sreqSetScheme(L *lua.LState) int {
 	p.check(L, phasesSvcRWBL)
 	s, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("scheme must be a string")
+		raise(L, "scheme must be a string")
 	}
 	if s != "http" && s != "https" {
-		L.RaiseError("invalid scheme: %s", string(s))
+		raise(L, "invalid scheme: %s", string(s))
 	}
 	p.exchange(L).SetUpstreamScheme(string(s))
 	return 0
@@ -164,10 +164,10 @@ func (p *pdk) sreqSetPath(L *lua.LState) int {
 	p.check(L, phasesSvcRWBL)
 	s, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("path must be a string")
+		raise(L, "path must be a string")
 	}
 	if !strings.HasPrefix(string(s), "/") {
-		L.RaiseError("path must start with /")
+		raise(L, "path must start with /")
 	}
 	p.exchange(L).SetUpstreamPath(escapePath(string(s)))
 	return 0
@@ -177,7 +177,7 @@ func (p *pdk) sreqSetRawQuery(L *lua.LState) int {
 	p.check(L, phasesSvcRW)
 	s, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("query must be a string")
+		raise(L, "query must be a string")
 	}
 	p.exchange(L).SetUpstreamRawQuery(string(s))
 	return 0
@@ -193,10 +193,10 @@ func (p *pdk) sreqSetMethod(L *lua.LState) int {
 	p.check(L, phasesSvcRW)
 	m, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("method must be a string")
+		raise(L, "method must be a string")
 	}
 	if !validMethods[string(m)] {
-		L.RaiseError("invalid method: %s", string(m))
+		raise(L, "invalid method: %s", string(m))
 	}
 	p.exchange(L).SetUpstreamMethod(string(m))
 	return 0
@@ -231,7 +231,7 @@ func (p *pdk) encodeArgs(L *lua.LState, t *lua.LTable) string {
 	t.ForEach(func(k, v lua.LValue) {
 		ks, ok := k.(lua.LString)
 		if !ok {
-			L.RaiseError("arg keys must be strings")
+			raise(L, "arg keys must be strings")
 		}
 		items = append(items, kv{string(ks), v})
 	})
@@ -269,7 +269,7 @@ func (p *pdk) sreqSetQuery(L *lua.LState) int {
 	p.check(L, phasesSvcRW)
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.RaiseError("args must be a table")
+		raise(L, "args must be a table")
 	}
 	p.exchange(L).SetUpstreamRawQuery(p.encodeArgs(L, t))
 	return 0
@@ -279,7 +279,7 @@ func (p *pdk) sreqClearQueryArg(L *lua.LState) int {
 	p.check(L, phasesSvcRW)
 	name, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("query argument name must be a string")
+		raise(L, "query argument name must be a string")
 	}
 	ex := p.exchange(L)
 	uri := ex.UpstreamURI()
@@ -340,7 +340,7 @@ func (p *pdk) sreqClearHeader(L *lua.LState) int {
 	p.check(L, phasesSvcRW)
 	name, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("header must be a string")
+		raise(L, "header must be a string")
 	}
 	p.exchange(L).ClearUpstreamHeader(string(name))
 	return 0
@@ -350,7 +350,7 @@ func (p *pdk) sreqSetHeaders(L *lua.LState) int {
 	p.check(L, phasesSvcRW)
 	t, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.RaiseError("headers must be a table")
+		raise(L, "headers must be a table")
 	}
 	lines := p.headerList(L, t)
 	ex := p.exchange(L)
@@ -367,7 +367,7 @@ func (p *pdk) sreqSetRawBody(L *lua.LState) int {
 	p.check(L, phasesSvcRWBL)
 	b, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("body must be a string")
+		raise(L, "body must be a string")
 	}
 	ex := p.exchange(L)
 	_, _ = ex.RequestBody() // Kong reads the client body first
@@ -379,7 +379,7 @@ func (p *pdk) sreqSetBody(L *lua.LState) int {
 	p.check(L, phasesSvcRW)
 	args, ok := L.Get(1).(*lua.LTable)
 	if !ok {
-		L.RaiseError("args must be a table")
+		raise(L, "args must be a table")
 	}
 	ex := p.exchange(L)
 	var ct string
@@ -395,7 +395,7 @@ func (p *pdk) sreqSetBody(L *lua.LState) int {
 		}
 		ct = h
 	default:
-		L.RaiseError("mime must be a string")
+		raise(L, "mime must be a string")
 	}
 	lower := strings.ToLower(ct)
 	if i := strings.IndexByte(lower, ';'); i >= 0 {
@@ -489,7 +489,7 @@ func (p *pdk) sresGetHeader(L *lua.LState) int {
 	p.check(L, phasesSvcResp)
 	name, ok := L.Get(1).(lua.LString)
 	if !ok {
-		L.RaiseError("name must be a string")
+		raise(L, "name must be a string")
 	}
 	if v, ok := p.exchange(L).ServiceHeader(string(name)); ok {
 		L.Push(lua.LString(v))
@@ -504,7 +504,7 @@ const errNotBuffered = "service body is only available with buffered proxying (s
 func (p *pdk) serviceBody(L *lua.LState) []byte {
 	b, err := p.exchange(L).ServiceBody()
 	if err != nil {
-		L.RaiseError(errNotBuffered)
+		raise(L, errNotBuffered)
 	}
 	return b
 }
@@ -530,7 +530,7 @@ func (p *pdk) sresGetBody(L *lua.LState) int {
 		}
 		ct = h
 	default:
-		L.RaiseError("mimetype must be a string")
+		raise(L, "mimetype must be a string")
 	}
 	body := p.serviceBody(L)
 	return p.decodeBody(L, ct, 2, func() ([]byte, string) { return body, "" })

@@ -275,13 +275,13 @@ func checkMax(L *lua.LState, n int, what string, def int) int {
 	}
 	num, ok := v.(lua.LNumber)
 	if !ok {
-		L.RaiseError("%s must be a number", what)
+		raise(L, "%s must be a number", what)
 	}
 	if num < 1 {
-		L.RaiseError("%s must be >= 1", what)
+		raise(L, "%s must be >= 1", what)
 	}
 	if num > 1000 {
-		L.RaiseError("%s must be <= 1000", what)
+		raise(L, "%s must be <= 1000", what)
 	}
 	return int(num)
 }
@@ -301,7 +301,7 @@ func quoteName(v lua.LValue) string {
 // set_headers and exit.
 func headerValues(L *lua.LState, name lua.LValue, v lua.LValue, tableForm bool) (one string, many []string) {
 	if _, ok := name.(lua.LString); !ok {
-		L.RaiseError("invalid header name %s: got %s, expected string", quoteName(name), typeName(name))
+		raise(L, "invalid header name %s: got %s, expected string", quoteName(name), typeName(name))
 	}
 	switch x := v.(type) {
 	case lua.LString:
@@ -323,7 +323,7 @@ func headerValues(L *lua.LState, name lua.LValue, v lua.LValue, tableForm bool) 
 			e := x.RawGetInt(i)
 			s, ok := e.(lua.LString)
 			if !ok {
-				L.RaiseError("invalid header value in array %s: got %s, expected string", quoteName(name), typeName(e))
+				raise(L, "invalid header value in array %s: got %s, expected string", quoteName(name), typeName(e))
 			}
 			if s == "" {
 				s = " "
@@ -333,9 +333,9 @@ func headerValues(L *lua.LState, name lua.LValue, v lua.LValue, tableForm bool) 
 		return "", many
 	}
 	if tableForm {
-		L.RaiseError("invalid header value for %s: got %s, expected string, number, boolean or array of strings", quoteName(name), typeName(v))
+		raise(L, "invalid header value for %s: got %s, expected string, number, boolean or array of strings", quoteName(name), typeName(v))
 	}
-	L.RaiseError("invalid header value for %s: got %s, expected array of string, string, number or boolean", quoteName(name), typeName(v))
+	raise(L, "invalid header value for %s: got %s, expected array of string, string, number or boolean", quoteName(name), typeName(v))
 	return "", nil
 }
 
@@ -585,4 +585,20 @@ func seqLen(t *lua.LTable) int {
 		n++
 	}
 	return n
+}
+
+// raise raises a Lua error the way Kong's error(msg, 2) does: prefixed with
+// the position of the Lua code that called the PDK function, or with no
+// position when the caller is a Go function (pcall(kong.x.y, ...)).
+func raise(L *lua.LState, format string, args ...any) {
+	msg := format
+	if len(args) > 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	if dbg, ok := L.GetStack(1); ok {
+		if _, err := L.GetInfo("S", dbg, lua.LNil); err == nil && dbg.What == "G" {
+			L.Error(lua.LString(msg), 0)
+		}
+	}
+	L.Error(lua.LString(msg), 1)
 }
