@@ -1048,7 +1048,7 @@ func newCJSONModule(L *lua.LState, safe bool, cfg *cjConfig) *lua.LTable {
 		case lua.LString:
 			s = string(v)
 		case lua.LNumber:
-			s = v.String()
+			s = modNumberString(float64(v))
 		default:
 			msg := "bad argument #1 to 'decode' (string expected, got " + v.Type().String() + ")"
 			if safe {

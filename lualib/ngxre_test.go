@@ -190,3 +190,49 @@ func BenchmarkNgxReMatchCached(b *testing.B) {
 		L.Pop(1)
 	}
 }
+
+// FuzzNgxReCompile feeds arbitrary patterns through the PCRE translation:
+// compiling must not panic, and a compiled regex must run at every offset.
+func FuzzNgxReCompile(f *testing.F) {
+	for _, s := range []string{`^(\w+)/(?<id>\d+)$`, `a(?=b)`, `[\h\v]+\R`, `\Q.*\E`, `(?#c)x{2,3}?`, `[]a-]`, `\x{41}\o{101}\cA`, `(?i)(?P<n>a)|(?'m'b)`, `\p{L}+\b`, `(`, `[[:alpha:]`, `\`} {
+		f.Add(s, "ab 12/34\nx", "imsx")
+	}
+	f.Fuzz(func(t *testing.T, pattern, subject, opts string) {
+		var o reOptions
+		for _, c := range opts {
+			switch c {
+			case 'i':
+				o.caseless = true
+			case 'm':
+				o.multiline = true
+			case 's':
+				o.dotall = true
+			case 'x':
+				o.extended = true
+			case 'a':
+				o.anchored = true
+			case 'D':
+				o.dupNames = true
+			}
+		}
+		rc := compileRe(pattern, o)
+		if rc.err != "" {
+			if !strings.HasPrefix(rc.err, "failed to compile regex ") {
+				t.Fatalf("error without prefix: %q", rc.err)
+			}
+			return
+		}
+		for pos := 0; pos <= len(subject); pos++ {
+			loc := rc.exec(subject, pos)
+			if loc == nil {
+				continue
+			}
+			if len(loc) != 2*(rc.ncap+1) || loc[0] < pos || loc[1] < loc[0] || loc[1] > len(subject) {
+				t.Fatalf("pattern %q subject %q pos %d: bad match %v", pattern, subject, pos, loc)
+			}
+			if o.anchored && loc[0] != pos {
+				t.Fatalf("anchored match at %d, want %d", loc[0], pos)
+			}
+		}
+	})
+}
