@@ -14,11 +14,11 @@ type reqInfo struct {
 }
 
 // Match finds the highest-priority route matching req and fills m. It
-// returns false (leaving m zeroed) when no route matches. For prefix routes
-// it does not allocate; a regex route with capture groups allocates its
-// captures.
+// returns false (leaving m zeroed) when no route matches. Matching a prefix
+// route does not allocate; the winning regex route is run once more to
+// extract its match, and its Captures and Named are freshly allocated (they
+// stay valid after m is reused).
 func (r *Router) Match(req *Request, m *Match) bool {
-	caps := m.Captures[:0]
 	*m = Match{}
 	if len(r.matchers) == 0 {
 		return false
@@ -73,7 +73,7 @@ func (r *Router) Match(req *Request, m *Match) bool {
 			p := &mt.paths[pi]
 			text := p.prefix
 			if p.re != nil {
-				text = fillCaptures(p, req.Path, m, caps)
+				text = fillCaptures(p, req.Path, m)
 			}
 			if mt.strip {
 				m.Prefix = text
@@ -85,7 +85,7 @@ func (r *Router) Match(req *Request, m *Match) bool {
 
 // fillCaptures runs the winning regex again to extract its match and groups;
 // it returns the text of the whole match.
-func fillCaptures(p *pathPred, path string, m *Match, caps []string) string {
+func fillCaptures(p *pathPred, path string, m *Match) string {
 	re := p.re
 	n := re.NumSubexp()
 	if n == 0 {
@@ -99,12 +99,11 @@ func fillCaptures(p *pathPred, path string, m *Match, caps []string) string {
 	if loc == nil {
 		return ""
 	}
-	for i := 0; i <= n; i++ {
-		s := ""
+	caps := make([]string, n+1)
+	for i := range caps {
 		if loc[2*i] >= 0 {
-			s = path[loc[2*i]:loc[2*i+1]]
+			caps[i] = path[loc[2*i]:loc[2*i+1]]
 		}
-		caps = append(caps, s)
 	}
 	m.Captures = caps
 	for i, name := range re.SubexpNames() {
@@ -162,6 +161,9 @@ func (mt *matcher) match(ri *reqInfo) (int, bool, bool) {
 		}
 	}
 	if len(mt.snis) > 0 && ri.tls {
+		if ri.req.SNI == "" {
+			return 0, false, false // no server name sent: nothing to compare
+		}
 		ok := false
 		for i := range mt.snis {
 			if mt.snis[i].match(ri.sni, 0) {

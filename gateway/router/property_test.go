@@ -14,7 +14,7 @@ var (
 	poolMethods = []string{"GET", "POST", "PUT"}
 	poolHNames  = []string{"x-a", "x_b", "X-C"}
 	poolHVals   = []string{"1", "v", `~*^v\d$`, "V", "~*x"}
-	poolSNIs    = []string{"a.com", "*.a.com", "b.com.", "A.COM"}
+	poolSNIs    = []string{"a.com", "*.a.com", "b.com.", "A.COM", "*"}
 	poolProtos  = [][]string{{"http", "https"}, {"http", "https"}, {"http"}, {"https"}, {"grpc", "grpcs"}, {"tls"}, nil}
 
 	reqHosts   = []string{"a.com", "A.COM", "x.a.com", "x.a.com:8080", "a.org", "b.com:8000", "", "a.com:abc", "y.x.a.com:8443", "b.net", "a.com:8000", "B.com"}
@@ -214,5 +214,27 @@ func TestConcurrentMatch(t *testing.T) {
 	}
 	for g := 0; g < 4; g++ {
 		<-done
+	}
+}
+
+func TestCapturesSurviveReuse(t *testing.T) {
+	rt, err := New([]*declarative.Route{R("a", 1, paths(`~/u/(?<id>\d+)`))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rt.Len() != 1 {
+		t.Errorf("Len() = %d, want 1", rt.Len())
+	}
+	var m Match
+	q1, q2 := get("h", "/u/1"), get("h", "/u/2")
+	rt.Match(&q1, &m)
+	caps, named := m.Captures, m.Named
+	rt.Match(&q2, &m)
+	if caps[1] != "1" || named["id"] != "1" || m.Captures[1] != "2" || m.Named["id"] != "2" {
+		t.Errorf("captures of the first match changed after reuse: %q %v, second %q %v", caps, named, m.Captures, m.Named)
+	}
+	q3 := get("h", "/nope")
+	if rt.Match(&q3, &m) || m.Route != nil || m.Captures != nil || m.Named != nil {
+		t.Errorf("a failed match left data in m: %+v", m)
 	}
 }

@@ -199,6 +199,9 @@ func (ref *refRouter) match(req *Request) (refResult, bool) {
 			}
 		}
 		if len(r.SNIs) > 0 && isTLS {
+			if req.SNI == "" {
+				continue
+			}
 			sni := strings.ToLower(strings.TrimSuffix(req.SNI, "."))
 			if req.SNI == "." {
 				sni = "."

@@ -37,9 +37,8 @@ type Request struct {
 	Headers      Headers
 }
 
-// Match is the result of a successful match. Reuse one Match per request
-// goroutine: Match overwrites every field and reuses the Captures backing
-// array.
+// Match is the result of a successful match. A Match may be reused: Router.Match
+// overwrites every field.
 type Match struct {
 	Route   *declarative.Route
 	Service *declarative.Service // nil for a serviceless route (proxy answers 503)

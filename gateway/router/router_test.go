@@ -169,6 +169,7 @@ func conformanceCases() []conformanceCase {
 		{name: "sni skipped over plain http (Kong#6425)", routes: []*declarative.Route{R("a", 1, snis("a.com"), protos("http", "https"))}, req: get("h", "/"), want: "a"},
 		{name: "sni trailing dot ignored", routes: []*declarative.Route{R("a", 1, snis("a.com."), protos("https"))}, req: req("h", "/", withTLS("a.com")), want: "a"},
 		{name: "wildcard sni", routes: []*declarative.Route{R("a", 1, snis("*.a.com"), protos("https"))}, req: req("h", "/", withTLS("x.a.com")), want: "a"},
+		{name: "missing sni does not match even a catch-all sni", routes: []*declarative.Route{R("a", 1, snis("*"), protos("https"))}, req: req("h", "/", withTLS("")), want: ""},
 		{name: "missing sni over https", routes: []*declarative.Route{R("a", 1, snis("a.com"), protos("https"))}, req: req("h", "/", withTLS("")), want: ""},
 
 		// ---- protocols
