@@ -10,8 +10,11 @@ package lualib
 // nginx.
 
 import (
+	"fmt"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -112,6 +115,47 @@ func NewSharedDicts(sizes map[string]int) *SharedDicts {
 	}
 	slices.Sort(st.names)
 	return &SharedDicts{impl: st}
+}
+
+// KongSharedDictSizes returns the shared dicts Kong's nginx template
+// declares, with their default sizes, so that code written for Kong finds
+// ngx.shared.kong, ngx.shared.kong_rate_limiting_counters and the others.
+func KongSharedDictSizes() map[string]int {
+	const m = 1 << 20
+	return map[string]int{
+		"kong":                        5 * m,
+		"kong_locks":                  8 * m,
+		"kong_healthchecks":           5 * m,
+		"kong_cluster_events":         5 * m,
+		"kong_rate_limiting_counters": 12 * m,
+		"kong_core_db_cache":          128 * m,
+		"kong_core_db_cache_miss":     12 * m,
+		"kong_db_cache":               128 * m,
+		"kong_db_cache_miss":          12 * m,
+		"kong_secrets":                5 * m,
+		"prometheus_metrics":          5 * m,
+	}
+}
+
+// ParseSharedDictSize parses an nginx size ("12m", "512k", "1g", "8192").
+func ParseSharedDictSize(s string) (int, error) {
+	t := strings.TrimSpace(s)
+	mult := 1
+	if n := len(t); n > 0 {
+		switch t[n-1] {
+		case 'k', 'K':
+			mult, t = 1<<10, t[:n-1]
+		case 'm', 'M':
+			mult, t = 1<<20, t[:n-1]
+		case 'g', 'G':
+			mult, t = 1<<30, t[:n-1]
+		}
+	}
+	v, err := strconv.Atoi(t)
+	if err != nil || v < 0 || v > (64<<30)/mult {
+		return 0, fmt.Errorf("invalid shared dict size %q (want a number with an optional k, m or g suffix)", s)
+	}
+	return v * mult, nil
 }
 
 func (d *SharedDicts) store() *shStore {

@@ -170,3 +170,39 @@ func TestSharedDictsNames(t *testing.T) {
 		t.Errorf("ngx.shared without dicts = %q", got)
 	}
 }
+
+func TestParseSharedDictSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int
+		err  bool
+	}{
+		{"12m", 12 << 20, false},
+		{"512k", 512 << 10, false},
+		{"1G", 1 << 30, false},
+		{"8192", 8192, false},
+		{" 5m ", 5 << 20, false},
+		{"", 0, true},
+		{"m", 0, true},
+		{"-1k", 0, true},
+		{"12mb", 0, true},
+	} {
+		got, err := ParseSharedDictSize(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseSharedDictSize(%q) = %d, %v; want %d, error %v", tc.in, got, err, tc.want, tc.err)
+		}
+	}
+}
+
+func TestKongSharedDictSizes(t *testing.T) {
+	sizes := KongSharedDictSizes()
+	for _, name := range []string{"kong", "kong_rate_limiting_counters", "kong_db_cache", "prometheus_metrics"} {
+		if sizes[name] <= 0 {
+			t.Errorf("missing Kong dict %q", name)
+		}
+	}
+	L := modState(t, NewSharedDicts(sizes))
+	if got, err := modEval(L, `return ngx.shared.kong_rate_limiting_counters:capacity()`); err != nil || got != "12582912" {
+		t.Errorf("capacity = %q, %v", got, err)
+	}
+}
