@@ -139,8 +139,9 @@ func (p *pdk) logDeprecation(L *lua.LState) int {
 	return 0
 }
 
-const inspectWidth = 120
-
+// logInspect writes "<source>:<function>:<line> <inspected values>" at
+// notice, the values inspect.lua-rendered and separated by spaces (Kong's
+// own format for kong.log.inspect, t/01-pdk/02-log/02-inspect.t).
 func (p *pdk) logInspect(L *lua.LState) int {
 	if p.inspectOff || !p.enabled(LevelNotice) {
 		return 0
@@ -150,24 +151,16 @@ func (p *pdk) logInspect(L *lua.LState) int {
 	for i := 2; i <= top; i++ { // 1 is the inspect table (__call)
 		parts = append(parts, p.inspect(L.Get(i)))
 	}
-	body := strings.Join(parts, " ")
-	where := strings.TrimSuffix(L.Where(1), ":")
-	var b strings.Builder
-	bar := "+" + strings.Repeat("-", inspectWidth-2) + "+"
-	b.WriteString(where)
-	b.WriteString("\n")
-	b.WriteString(bar)
-	for _, line := range strings.Split(body, "\n") {
-		b.WriteString("\n|")
-		b.WriteString(line)
-		if pad := inspectWidth - 2 - len(line); pad > 0 {
-			b.WriteString(strings.Repeat(" ", pad))
+	src, fn, line := "?", "main", 0
+	if dbg, ok := L.GetStack(1); ok {
+		if _, err := L.GetInfo("Snl", dbg, lua.LNil); err == nil {
+			src, line = dbg.Source, dbg.CurrentLine
+			if dbg.Name != "" {
+				fn = dbg.Name
+			}
 		}
-		b.WriteString("|")
 	}
-	b.WriteString("\n")
-	b.WriteString(bar)
-	p.emit(LevelNotice, b.String())
+	p.emit(LevelNotice, src+":"+fn+":"+strconv.Itoa(line)+" "+strings.Join(parts, " "))
 	return 0
 }
 

@@ -64,13 +64,11 @@ func TestLogInspect(t *testing.T) {
 			if len(lines) != 1 {
 				t.Fatalf("got %d lines", len(lines))
 			}
-			var body []string
-			for _, l := range strings.Split(lines[0].Msg, "\n") {
-				if strings.HasPrefix(l, "|") {
-					body = append(body, strings.TrimRight(strings.TrimSuffix(strings.TrimPrefix(l, "|"), "|"), " "))
-				}
+			const prefix = `[string "t"]:main chunk:1 `
+			if !strings.HasPrefix(lines[0].Msg, prefix) {
+				t.Fatalf("line %q lacks %q", lines[0].Msg, prefix)
 			}
-			if got := strings.Join(body, "\n"); got != tc.want {
+			if got := strings.TrimPrefix(lines[0].Msg, prefix); got != tc.want {
 				t.Errorf("inspect(%s) =\n%s\nwant\n%s", tc.expr, got, tc.want)
 			}
 			if lines[0].Level != lualib.LevelNotice {
@@ -78,6 +76,16 @@ func TestLogInspect(t *testing.T) {
 			}
 		})
 	}
+	t.Run("function name", func(t *testing.T) {
+		ex := lualibtest.New()
+		L := newTestState(t, ex, lualib.PhaseAccess)
+		if err := run(L, "t", "local function my_func()\n  kong.log.inspect({ hello = 'world' })\nend\nmy_func()"); err != nil {
+			t.Fatal(errText(err))
+		}
+		if got, want := ex.LogLines()[0].Msg, "[string \"t\"]:my_func:2 {\n  hello = \"world\"\n}"; got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	})
 	t.Run("off", func(t *testing.T) {
 		ex := lualibtest.New()
 		L := newTestState(t, ex, lualib.PhaseAccess)
