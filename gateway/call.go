@@ -30,7 +30,7 @@ func (r *request) proxy() bool {
 	// Forwarding headers, computed from the client request before the
 	// upstream request replaces its URI and Host.
 	r.setForwardHeaders(path)
-	stripRequestHopByHop(h)
+	r.scratch = stripRequestHopByHop(h, r.scratch[:0])
 	h.SetProtocol("HTTP/1.1")
 
 	b := r.buf
@@ -287,11 +287,11 @@ func (r *request) copyResponse() {
 	out.SetNoDefaultContentType(true)
 	r.ctx.Response.SetStatusCode(up.StatusCode())
 
-	var buf [256]byte
-	conn := buf[:0]
+	conn := r.scratch[:0]
 	for _, v := range up.PeekAll(hdrConnection) {
 		conn = append(append(conn, v...), ',')
 	}
+	r.scratch = conn
 	for k, v := range up.All() {
 		if isHopByHop(k) || string(k) == "Content-Length" || listedIn(conn, k) {
 			continue
@@ -338,13 +338,12 @@ func (r *request) copyResponse() {
 
 // listedIn reports whether name appears as a token of a Connection value.
 func listedIn(conn, name []byte) bool {
-	found := false
-	connectionTokens(conn, func(tok []byte) {
-		if !found && len(tok) == len(name) && equalFoldBytes(tok, name) {
-			found = true
+	for tok, rest := nextToken(conn); tok != nil; tok, rest = nextToken(rest) {
+		if len(tok) == len(name) && equalFoldBytes(tok, name) {
+			return true
 		}
-	})
-	return found
+	}
+	return false
 }
 
 func equalFoldBytes(a, b []byte) bool {

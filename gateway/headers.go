@@ -51,33 +51,40 @@ func isHopByHop(k []byte) bool {
 	return false
 }
 
-// connectionTokens calls fn for each header name listed in a Connection
-// header value (other than close / keep-alive).
-func connectionTokens(v []byte, fn func(name []byte)) {
+// nextToken returns the next header name listed in a Connection value
+// (skipping close and keep-alive) and the rest of the value; tok is nil at
+// the end.
+func nextToken(v []byte) (tok, rest []byte) {
 	for len(v) > 0 {
-		var tok []byte
 		if i := bytes.IndexByte(v, ','); i >= 0 {
 			tok, v = v[:i], v[i+1:]
 		} else {
 			tok, v = v, nil
 		}
 		tok = bytes.TrimSpace(tok)
-		if len(tok) == 0 || bytes.EqualFold(tok, []byte("close")) || bytes.EqualFold(tok, []byte("keep-alive")) {
+		if len(tok) == 0 || bytes.EqualFold(tok, strClose) || bytes.EqualFold(tok, strKeepAlive) {
 			continue
 		}
-		fn(tok)
+		return tok, v
 	}
+	return nil, nil
 }
+
+var (
+	strClose     = []byte("close")
+	strKeepAlive = []byte("keep-alive")
+)
 
 // stripRequestHopByHop removes hop-by-hop headers (and those named in
 // Connection) from a request about to go upstream.
-func stripRequestHopByHop(h *fasthttp.RequestHeader) {
-	var buf [256]byte
-	conn := buf[:0]
+func stripRequestHopByHop(h *fasthttp.RequestHeader, scratch []byte) []byte {
+	conn := scratch
 	for _, v := range h.PeekAll(hdrConnection) {
 		conn = append(append(conn, v...), ',')
 	}
-	connectionTokens(conn, func(name []byte) { h.DelBytes(name) })
+	for tok, rest := nextToken(conn); tok != nil; tok, rest = nextToken(rest) {
+		h.DelBytes(tok)
+	}
 	for _, k := range hopByHop {
 		if k == "Transfer-Encoding" {
 			continue // fasthttp frames the body itself
@@ -85,6 +92,7 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader) {
 		h.Del(k)
 	}
 	h.ResetConnectionClose()
+	return conn[:0]
 }
 
 // b2s views b as a string without copying; the string must not outlive b's

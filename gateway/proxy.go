@@ -76,7 +76,9 @@ func (r *request) begin() {
 		r.remotePort = ta.Port
 		if a, ok := netip.AddrFromSlice(ta.IP); ok {
 			a = a.Unmap()
-			r.remoteIP = a.String()
+			n := len(r.buf)
+			r.buf = a.AppendTo(r.buf)
+			r.remoteIP = b2s(r.buf[n:])
 			r.trusted = r.rt.isTrustedAddr(a)
 		}
 	} else {

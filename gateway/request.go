@@ -31,6 +31,7 @@ type request struct {
 
 	// The client request as received (views into buf; see b2s).
 	buf         []byte
+	scratch     []byte // reusable buffer for header scans
 	rawPath     string
 	rawQuery    string
 	hasQuery    bool
@@ -124,10 +125,12 @@ var requestPool = sync.Pool{New: func() any { return &request{buf: make([]byte, 
 
 func (r *request) reset() {
 	buf := r.buf[:0]
+	scratch := r.scratch[:0]
 	ops := r.respOps[:0]
 	caps := r.match.Captures[:0]
 	*r = request{}
 	r.buf = buf
+	r.scratch = scratch
 	r.respOps = ops
 	r.match.Captures = caps
 }
