@@ -98,6 +98,7 @@ type cjConfig struct {
 	escapeForwardSlash     bool
 
 	buf []byte // kept encode buffer (encode_keep_buffer)
+	kvs []cjKV // scratch for sorting object keys, reused by encode
 }
 
 func cjDefaultConfig() *cjConfig {
@@ -149,7 +150,7 @@ func (e *cjError) Error() string { return e.msg }
 // table as {}, "/" escaped). Object keys are sorted. Errors carry
 // lua-cjson's messages.
 func EncodeJSON(L *lua.LState, v lua.LValue) ([]byte, error) {
-	e := cjEncoder{L: L, cfg: cjHelperEncodeCfg, buf: make([]byte, 0, 128)}
+	e := cjEncoder{L: L, cfg: cjHelperEncodeCfg, buf: make([]byte, 0, 128), kvs: make([]cjKV, 0, 16)}
 	if err := e.encode(v, 0); err != nil {
 		return nil, err
 	}
@@ -1025,13 +1026,20 @@ func newCJSONModule(L *lua.LState, safe bool, cfg *cjConfig) *lua.LTable {
 		if L.GetTop() != 1 {
 			L.ArgError(1, "expected 1 argument")
 		}
-		e := cjEncoder{L: L, cfg: cfg}
+		e := cjEncoder{L: L, cfg: cfg, kvs: cfg.kvs[:0]}
 		if cfg.keepBuffer {
 			e.buf = cfg.buf[:0]
 		}
 		err := e.encode(L.Get(1), 0)
 		if cfg.keepBuffer && cap(e.buf) <= 1<<20 {
 			cfg.buf = e.buf[:0]
+		}
+		if err != nil {
+			// error paths skip the per-object clearing: drop references
+			clear(e.kvs[:cap(e.kvs)])
+		}
+		if cap(e.kvs) <= 1024 {
+			cfg.kvs = e.kvs[:0]
 		}
 		if err != nil {
 			return cjFail(L, safe, err)
