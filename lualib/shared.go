@@ -599,6 +599,8 @@ func shCheckKey(L *lua.LState, n int) (string, bool) {
 		return "", false
 	case lua.LString:
 		key = string(v)
+	case lua.LNumber:
+		key = modNumberString(float64(v))
 	default:
 		key = L.ToStringMeta(v).String()
 	}
