@@ -261,13 +261,13 @@ func (s *shDict) makeRoom(need int, safe bool, keep *shItem, now int64) (ok, for
 	return s.used+need <= s.capacity, forcible
 }
 
+// shExpiresAt converts a TTL in seconds to an expiry time. As in
+// lua-resty-core, the TTL is passed on in whole milliseconds, and 0 (also a
+// TTL below 1 ms) means no expiry.
 func shExpiresAt(now int64, ttl float64) int64 {
-	if ttl <= 0 {
-		return 0
-	}
 	ms := int64(ttl * 1000)
-	if ms < 1 {
-		ms = 1
+	if ms <= 0 {
+		return 0
 	}
 	return now + ms
 }
