@@ -40,12 +40,13 @@ const reCacheMax = 1024
 type reOptions struct {
 	caseless, multiline, dotall, extended bool
 	utf8, noUTF8Check, anchored, dupNames bool
+	longest                               bool // d: DFA mode, leftmost-longest
 }
 
 // key returns the cache key part of the options that affect compilation.
 func (o reOptions) key() byte {
 	var k byte
-	for i, b := range []bool{o.caseless, o.multiline, o.dotall, o.extended, o.anchored, o.dupNames} {
+	for i, b := range []bool{o.caseless, o.multiline, o.dotall, o.extended, o.anchored, o.dupNames, o.longest} {
 		if b {
 			k |= 1 << i
 		}
@@ -62,9 +63,11 @@ func parseReOptions(L *lua.LState, n int) reOptions {
 	s := modCheckString(L, n)
 	for i := 0; i < len(s); i++ {
 		switch s[i] {
-		case 'o', 'j', 'd', 'J':
-			// compile-once (we always cache), JIT, DFA mode and
-			// JavaScript compatibility: no effect here.
+		case 'o', 'j', 'J':
+			// compile-once (we always cache), JIT and JavaScript
+			// compatibility: no effect here.
+		case 'd':
+			o.longest = true
 		case 'i':
 			o.caseless = true
 		case 's':
@@ -180,6 +183,9 @@ func compileRe(pattern string, o reOptions) *reCompiled {
 		msg = strings.TrimPrefix(msg, "error parsing regexp: ")
 		return fail(msg)
 	}
+	if o.longest {
+		main.Longest()
+	}
 	rc := &reCompiled{main: main, ncap: main.NumSubexp()}
 	if rc.ncap != tr.groups {
 		return fail("internal error: capture count mismatch")
@@ -194,6 +200,9 @@ func compileRe(pattern string, o reOptions) *reCompiled {
 		ctx, cerr := regexp.Compile(ctxSrc)
 		if cerr != nil {
 			return fail(strings.TrimPrefix(cerr.Error(), "error parsing regexp: "))
+		}
+		if o.longest {
+			ctx.Longest()
 		}
 		rc.ctx = ctx
 	}

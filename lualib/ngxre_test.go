@@ -19,6 +19,7 @@ func TestNgxReMatch(t *testing.T) {
 		{"nil subject is tostring'ed", `return ngx.re.match(nil, "ni")[0]`, `ni`, ""},
 		{"unmatched named is false", `local m = ngx.re.match("b", "(?<x>a)?(b)"); return m.x`, `false`, ""},
 		{"case insensitive", `return ngx.re.match("HELLO", "hello", "i")[0]`, `HELLO`, ""},
+		{"d is leftmost-longest", `return ngx.re.match("abcd", "ab|abcd", "d")[0], ngx.re.match("abcd", "ab|abcd")[0]`, `abcd|ab`, ""},
 		{"jo options ignored", `return ngx.re.match("abc", "b", "jo")[0]`, `b`, ""},
 		{"multiline", `local m = ngx.re.match("a\nb", "^b", "m"); return m[0]`, `b`, ""},
 		{"no multiline", `return ngx.re.match("a\nb", "^b")`, `nil`, ""},
