@@ -41,12 +41,17 @@ func isFilePath(entry string) bool {
 // compileChunk parses and compiles src under the chunk name name. The
 // returned error message has Lua's shape: "<name>:<line>: <message>". The
 // chunk is never run here.
-func compileChunk(src, name string) (*lua.FunctionProto, error) {
+func compileChunk(src, name string) (proto *lua.FunctionProto, err error) {
+	defer func() {
+		if r := recover(); r != nil { // a gopher-lua bug must not take the loader down
+			proto, err = nil, fmt.Errorf("%s: cannot compile: %v", name, r)
+		}
+	}()
 	chunk, err := parse.Parse(strings.NewReader(src), name)
 	if err != nil {
 		return nil, errors.New(luaSyntaxMessage(err, src, name))
 	}
-	proto, err := lua.Compile(chunk, name)
+	proto, err = lua.Compile(chunk, name)
 	if err != nil {
 		var ce *lua.CompileError
 		if errors.As(err, &ce) {
