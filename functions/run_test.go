@@ -414,3 +414,33 @@ func writeFile(t testing.TB, dir, name, src string) {
 		t.Fatal(err)
 	}
 }
+
+// A new set (a reload) starts with fresh closures, like Kong's recompile on
+// a new config table.
+func TestNewSetStartsFresh(t *testing.T) {
+	cfg := access(`local n = 0 return function() n = n + 1 kong.service.request.set_header("X-Out", n) end`)
+	for round := range 2 {
+		p := testPlugin(t, PreFunction, "p", cfg)
+		h := testSet(t, Settings{}, newFakeVM(), p).Handler(p)
+		for i, want := range []string{"1", "2"} {
+			ex := newEx()
+			if err := request(t, h, lualib.PhaseAccess, ex); err != nil {
+				t.Fatal(err)
+			}
+			if got := upHeader(ex, "X-Out"); got != want {
+				t.Errorf("set %d, request %d: X-Out = %q, want %q", round+1, i+1, got, want)
+			}
+		}
+	}
+}
+
+func TestLegacyFunctionsWarning(t *testing.T) {
+	var logs bytes.Buffer
+	k := kind(t, Settings{Logger: slog.New(slog.NewTextHandler(&logs, nil))}, PostFunction)
+	if _, errs := k.Schema.Validate(map[string]any{"functions": []any{"x()"}}, nil); errs != nil {
+		t.Fatal(errStrings(errs))
+	}
+	if want := "[post-function] 'config.functions' will be deprecated in favour of 'config.access'"; !strings.Contains(logs.String(), want) {
+		t.Errorf("log %q lacks %q", logs.String(), want)
+	}
+}
