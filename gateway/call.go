@@ -117,6 +117,7 @@ func (r *request) proxy() bool {
 		r.runBodyFilter()
 		if r.ctx.Request.Header.IsHead() {
 			r.ctx.Response.SkipBody = true
+			r.headLength = resp.Header.ContentLength()
 		}
 		return false
 	}
@@ -226,11 +227,10 @@ func (r *request) setForwardHeaders(upPath string) {
 	h := &r.ctx.Request.Header
 	h.Set(hdrXRealIP, r.fwdIP)
 
-	xff := h.Peek(hdrXForwardedFor)
 	b := r.buf
 	n := len(b)
-	if len(xff) > 0 {
-		b = append(b, xff...)
+	for _, v := range h.PeekAll(hdrXForwardedFor) {
+		b = append(b, v...)
 		b = append(b, ", "...)
 	}
 	b = append(b, r.fwdIP...)

@@ -30,9 +30,6 @@ type Gateway struct {
 
 	reload reloadState // the reload loop (reload.go)
 
-	regOnce sync.Once
-	reg     *registry
-
 	proxyListen, adminListen, statusListen []Listen
 
 	// AdminHandler, when set before Run, serves the admin listener for every
@@ -82,8 +79,7 @@ func (g *Gateway) Logger() *slog.Logger { return g.logger }
 
 // Registry returns the plugin registry for the gateway's settings (built once).
 func (g *Gateway) Registry() declarative.Registry {
-	g.regOnce.Do(func() { g.reg = Registry(g.settings).(*registry) })
-	return g.reg
+	return g.rt.registry()
 }
 
 // Current returns the snapshot serving new requests. The caller must not

@@ -268,7 +268,31 @@ func TestUpstreamFailures(t *testing.T) {
 
 func TestStreamingBodies(t *testing.T) {
 	host, port, _ := startEcho(t)
-	tg := startGateway(t, headersConfig(host, port), testSettings(), nil)
+	cfg := headersConfig(host, port)
+	drip := &declarative.Service{ID: "00000000-0000-4000-8000-999999999999", Name: "drip", Protocol: "http", Host: host, Port: port,
+		Retries: 5, ConnectTimeout: 1000, WriteTimeout: 1000, ReadTimeout: 300, Enabled: true}
+	cfg.Services = append(cfg.Services, drip)
+	cfg.Routes = append(cfg.Routes, &declarative.Route{ID: "00000000-0000-4000-8000-999999999998", Name: "drip",
+		Protocols: []string{"http"}, Paths: []string{"/drip"}, StripPath: false, Service: drip, HTTPSRedirectStatusCode: 426})
+	tg := startGateway(t, cfg, testSettings(), nil)
+
+	t.Run("read_timeout is between reads, not for the whole body", func(t *testing.T) {
+		// 8 chunks 100ms apart: 800ms in total, each gap well under 300ms
+		r := tg.do(t, "GET", "/drip/__drip/8/100", nil, "")
+		if r.status != 200 || len(r.body) != 800 {
+			t.Errorf("got %d, %d bytes", r.status, len(r.body))
+		}
+	})
+	t.Run("HEAD keeps the upstream Content-Length and sends no body", func(t *testing.T) {
+		out := tg.raw(t, "HEAD /plain HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+		head, body, _ := strings.Cut(out, "\r\n\r\n")
+		if !strings.HasPrefix(head, "HTTP/1.1 200") || body != "" {
+			t.Errorf("got head %q body %q", head, body)
+		}
+		if strings.Contains(head, "Content-Length: 0\r\n") || !strings.Contains(head, "Content-Length: ") {
+			t.Errorf("Content-Length not the upstream's: %q", head)
+		}
+	})
 
 	t.Run("large response streams intact", func(t *testing.T) {
 		const n = 8 << 20

@@ -76,6 +76,17 @@ func startEcho(t testing.TB) (host string, port int, hits *atomic.Int64) {
 				}
 			}
 			return
+		case strings.Contains(uri, "/__drip/"):
+			// /__drip/<chunks>/<ms>: chunks of 100 bytes, ms apart
+			parts := strings.Split(strings.Trim(uri[strings.Index(uri, "/__drip/")+8:], "/"), "/")
+			n, _ := strconv.Atoi(parts[0])
+			gap, _ := strconv.Atoi(parts[1])
+			for i := 0; i < n; i++ {
+				w.Write([]byte(strings.Repeat("d", 100)))
+				w.(http.Flusher).Flush()
+				time.Sleep(time.Duration(gap) * time.Millisecond)
+			}
+			return
 		case strings.Contains(uri, "/__hop"):
 			w.Header().Set("Connection", "X-Hop-Private")
 			w.Header().Set("X-Hop-Private", "secret")

@@ -480,6 +480,9 @@ func (r *request) finish() {
 	}
 	if r.responseReady && !r.streaming {
 		r.ctx.Response.SetBody(r.respBody)
+		if r.headLength > 0 {
+			r.ctx.Response.Header.SetContentLength(r.headLength)
+		}
 	}
 	if r.clientClose || !r.http11 {
 		r.ctx.Response.SetConnectionClose()

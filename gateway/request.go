@@ -104,6 +104,7 @@ type request struct {
 	// Timing.
 	upStart, upHeaders, upEnd time.Time
 
+	headLength    int  // Content-Length of the upstream answer to a HEAD request
 	kongGenerated bool // the answer is Kong's own (404, 503, errors...)
 	responseReady bool // ctx.Response holds the final status and headers
 	streaming     bool // the body streams from upstream (finish runs on Close)

@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"os"
 	"runtime"
+	"sync"
 	"sync/atomic"
 
+	"luagate/declarative"
 	"luagate/lualib"
 )
 
@@ -28,6 +30,9 @@ type Runtime struct {
 	hostname string
 	// realIPHeader is the lower-case real_ip_header name, "" for proxy_protocol.
 	realIPHeader string
+
+	regOnce sync.Once
+	reg     declarative.Registry
 
 	// counters for GET /status
 	accepted, active, handled atomic.Int64
@@ -63,6 +68,12 @@ func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
 		rt.realIPHeader = s.RealIPHeader
 	}
 	return rt, nil
+}
+
+// registry is the plugin registry for the runtime's settings (built once).
+func (rt *Runtime) registry() declarative.Registry {
+	rt.regOnce.Do(func() { rt.reg = Registry(rt.settings) })
+	return rt.reg
 }
 
 // Settings returns the settings the runtime was built with.

@@ -139,7 +139,7 @@ func build(cfg *declarative.Config, rt *Runtime, lf luaFactory) (_ *Snapshot, er
 		if r == nil {
 			continue
 		}
-		in := &instance{plugin: p, name: p.Name, id: p.ID, priority: pluginPriority(p), phases: r.Phases(), lua: true, run: r}
+		in := &instance{plugin: p, name: p.Name, id: p.ID, priority: rt.priority(p), phases: r.Phases(), lua: true, run: r}
 		in.http, in.https = protocolFlags(p.Protocols)
 		insts = append(insts, in)
 		if p.Consumer != nil {
@@ -190,8 +190,16 @@ func build(cfg *declarative.Config, rt *Runtime, lf luaFactory) (_ *Snapshot, er
 	return s, nil
 }
 
-// pluginPriority is the kind's priority; instances of kinds unknown to the
-// registry sort last.
+// priority is the plugin kind's priority from the registry.
+func (rt *Runtime) priority(p *declarative.Plugin) int {
+	if k, ok := rt.registry().Lookup(p.Name); ok {
+		return k.Priority
+	}
+	return pluginPriority(p)
+}
+
+// pluginPriority is Kong's priority for kinds luagate knows by name (the
+// fallback when the registry lacks the kind); unknown kinds sort at 0.
 func pluginPriority(p *declarative.Plugin) int {
 	switch p.Name {
 	case "pre-function", "serverless-functions":

@@ -60,11 +60,15 @@ func (p *clientPool) acquire(k clientKey) *fasthttp.HostClient {
 		pc.refs++
 		return pc.hc
 	}
-	connect := k.connect
+	connect, read, write := k.connect, k.read, k.write
 	hc := &fasthttp.HostClient{
 		Addr: k.addr,
 		Dial: func(addr string) (net.Conn, error) {
-			return p.dialer.DialTimeout(addr, connect)
+			c, err := p.dialer.DialTimeout(addr, connect)
+			if err != nil {
+				return nil, err
+			}
+			return &timeoutConn{Conn: c, read: read, write: write}, nil
 		},
 		IsTLS:                     k.tls,
 		MaxConns:                  1 << 16,
@@ -72,8 +76,6 @@ func (p *clientPool) acquire(k clientKey) *fasthttp.HostClient {
 		MaxIdemponentCallAttempts: 1, // the proxy retries itself (service.retries)
 		ReadBufferSize:            p.readBuf,
 		WriteBufferSize:           16 << 10,
-		ReadTimeout:               k.read,
-		WriteTimeout:              k.write,
 		NoDefaultUserAgentHeader:  true,
 		DisablePathNormalizing:    true,
 		StreamResponseBody:        true,
@@ -258,4 +260,30 @@ func interleave(ring []uint16, n int) []uint16 {
 		out = append(out, uint16(best))
 	}
 	return out
+}
+
+// timeoutConn gives Kong's (nginx's) read_timeout and write_timeout
+// semantics: each is the longest wait between two successive operations,
+// not a bound on the whole response, so long streamed bodies work.
+type timeoutConn struct {
+	net.Conn
+	read, write time.Duration
+}
+
+func (c *timeoutConn) Read(p []byte) (int, error) {
+	if c.read > 0 {
+		if err := c.Conn.SetReadDeadline(time.Now().Add(c.read)); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Read(p)
+}
+
+func (c *timeoutConn) Write(p []byte) (int, error) {
+	if c.write > 0 {
+		if err := c.Conn.SetWriteDeadline(time.Now().Add(c.write)); err != nil {
+			return 0, err
+		}
+	}
+	return c.Conn.Write(p)
 }
