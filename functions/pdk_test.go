@@ -29,7 +29,8 @@ func TestPDKSandbox(t *testing.T) {
 		src  string
 		want []string
 	}{
-		{"default requires", Settings{}, out(`type(require("cjson").encode)`) + "\n" + out(`type(require("cjson.safe").decode)`), []string{"function", "function"}},
+		{"default requires", Settings{}, out(`type(require("cjson").encode)`) + "\n" + out(`type(require("cjson.safe").decode)`) +
+			"\n" + out(`require("bit").bor(1, 2)`), []string{"function", "function", "3"}},
 		{"require os refused", Settings{}, `require "os"`,
 			[]string{`error: [string "require "os""]:1: require 'os' not allowed within sandbox`}},
 		{"absent globals", Settings{}, out(`type(setmetatable)`) + "\n" + out(`type(os.getenv)`) + "\n" + out(`type(package)`) +

@@ -36,7 +36,7 @@ var (
 	// never requirable from the sandbox (they would hand out os, io, debug...).
 	stdModules = map[string]bool{
 		"_G": true, "package": true, "string": true, "table": true, "math": true, "io": true,
-		"os": true, "debug": true, "coroutine": true, "channel": true, "bit": true, "jit": true, "ffi": true,
+		"os": true, "debug": true, "coroutine": true, "channel": true, "ffi": true,
 	}
 )
 
