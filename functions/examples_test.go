@@ -66,8 +66,15 @@ func TestExamplesCompile(t *testing.T) {
 	if err != nil || len(files) < 8 {
 		t.Fatalf("examples: %v %v", files, err)
 	}
+	readme, err := os.ReadFile(filepath.Join(examplesDir, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, f := range files {
 		loadExample(t, filepath.Base(f))
+		if !strings.Contains(string(readme), "`"+filepath.Base(f)+"`") {
+			t.Errorf("README.md does not list %s", filepath.Base(f))
+		}
 	}
 }
 
