@@ -3,6 +3,7 @@ package lualib
 import (
 	"errors"
 	"log/slog"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -33,6 +34,12 @@ type StateOptions struct {
 	// When RegistrySize and RegistryMaxSize are both 0 the registry starts at
 	// 1024 slots and may grow to 256Ki; CallStackSize 0 is gopher-lua's 256.
 	CallStackSize, RegistrySize, RegistryMaxSize int
+	// Net holds the resty.redis keepalive pools and resty.http's transport;
+	// it outlives snapshots (gateway.Runtime owns it). nil: a process-wide default.
+	Net *NetPools
+	// OnIO, when set, is called after each resty.redis/resty.http network
+	// call (kind "redis" or "http") with its duration and transport error.
+	OnIO func(kind string, d time.Duration, err error)
 }
 
 // NewState returns a state with the Lua base libraries Kong's sandbox needs
@@ -61,6 +68,7 @@ func Bind(L *lua.LState, ex Exchange) {
 // per-request value so the state can serve the next request.
 func Unbind(L *lua.LState) {
 	p := pdkOf(L)
+	closeRequestIO(L) // cosockets left open by the request, as nginx closes them
 	p.ex = nil
 	p.phase = 0
 	p.plugin, p.instance = "", ""

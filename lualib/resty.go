@@ -62,6 +62,8 @@ func preloadResty(L *lua.LState, preload *lua.LTable) {
 		L.Push(m)
 		return 1
 	}))
+	preloadRedis(L, preload)
+	preloadHTTP(L, preload)
 }
 
 func restyHashMeta(L *lua.LState) *lua.LTable {
