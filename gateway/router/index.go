@@ -2,6 +2,8 @@ package router
 
 import (
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // trieNode is a node of a radix tree over path keys. ranks lists, in
@@ -80,86 +82,175 @@ func (n *trieNode) collect(path string, lists [][]int32) [][]int32 {
 	return lists
 }
 
-// hostIndex narrows the candidates by host: each bucket is a path trie.
+// pathIndex holds the matchers of one host bucket in two radix trees: exact
+// keys (prefix paths, and the literal prefix of regexes) and case-folded
+// keys (regexes whose required prefix goes on through (?i) literals), walked
+// with the case-folded request path.
+type pathIndex struct {
+	exact trieNode
+	fold  *trieNode
+}
+
+func (pi *pathIndex) collect(path, foldPath string, lists [][]int32) [][]int32 {
+	lists = pi.exact.collect(path, lists)
+	if pi.fold != nil {
+		lists = pi.fold.collect(foldPath, lists)
+	}
+	return lists
+}
+
+// hostIndex narrows the candidates by host, then by path.
 type hostIndex struct {
-	exact  map[string]*trieNode // plain hosts (lowercase, port stripped)
-	suffix map[string]*trieNode // "*.x.com" under ".x.com"
-	prefix map[string]*trieNode // "x.*" under "x."
-	other  *trieNode            // wildcards of unusual shape ("*", "*x.com"): always tried
-	any    *trieNode            // routes without hosts
+	exact  map[string]*pathIndex // plain hosts (lowercase, port stripped)
+	suffix map[string]*pathIndex // "*.x.com" under ".x.com"
+	prefix map[string]*pathIndex // "x.*" under "x."
+	other  *pathIndex            // wildcards of unusual shape ("*", "*x.com"): always tried
+	any    *pathIndex            // routes without hosts
+	// hasFold is set when some regex is indexed by a case-folded key, so
+	// Match must compute the folded path.
+	hasFold bool
 }
 
 func buildIndex(ms []matcher) hostIndex {
 	idx := hostIndex{}
-	bucket := func(m map[string]*trieNode, k string) *trieNode {
-		t := m[k]
+	bucket := func(m *map[string]*pathIndex, k string) *pathIndex {
+		if *m == nil {
+			*m = map[string]*pathIndex{}
+		}
+		t := (*m)[k]
 		if t == nil {
-			t = &trieNode{}
-			m[k] = t
+			t = &pathIndex{}
+			(*m)[k] = t
 		}
 		return t
 	}
 	for i := range ms {
 		m := &ms[i]
 		rank := int32(i)
-		var tries []*trieNode
+		var buckets []*pathIndex
 		if len(m.hosts) == 0 {
 			if idx.any == nil {
-				idx.any = &trieNode{}
+				idx.any = &pathIndex{}
 			}
-			tries = append(tries, idx.any)
+			buckets = append(buckets, idx.any)
 		}
 		for _, h := range m.hosts {
 			switch {
 			case h.kind == hostExact:
-				if idx.exact == nil {
-					idx.exact = map[string]*trieNode{}
-				}
-				tries = append(tries, bucket(idx.exact, h.value))
+				buckets = append(buckets, bucket(&idx.exact, h.value))
 			case h.kind == hostSuffix && strings.HasPrefix(h.value, "."):
-				if idx.suffix == nil {
-					idx.suffix = map[string]*trieNode{}
-				}
-				tries = append(tries, bucket(idx.suffix, h.value))
+				buckets = append(buckets, bucket(&idx.suffix, h.value))
 			case h.kind == hostPrefix && strings.HasSuffix(h.value, "."):
-				if idx.prefix == nil {
-					idx.prefix = map[string]*trieNode{}
-				}
-				tries = append(tries, bucket(idx.prefix, h.value))
+				buckets = append(buckets, bucket(&idx.prefix, h.value))
 			default:
 				if idx.other == nil {
-					idx.other = &trieNode{}
+					idx.other = &pathIndex{}
 				}
-				tries = append(tries, idx.other)
+				buckets = append(buckets, idx.other)
 			}
 		}
-		for _, t := range tries {
+		for _, b := range buckets {
 			if len(m.paths) == 0 {
-				t.insert("", rank)
+				b.exact.insert("", rank)
 				continue
 			}
 			for _, p := range m.paths {
-				t.insert(p.lit, rank)
+				if p.re != nil && foldKeyLonger(p) {
+					if b.fold == nil {
+						b.fold = &trieNode{}
+					}
+					b.fold.insert(foldRunesKey(p.fold), rank)
+					idx.hasFold = true
+					continue
+				}
+				b.exact.insert(p.lit, rank)
 			}
 		}
 	}
 	return idx
 }
 
+// foldKeyLonger reports whether the case-folded prefix of a regex says more
+// than its exact literal prefix.
+func foldKeyLonger(p pathPred) bool {
+	return len(p.fold) > utf8.RuneCountInString(p.lit)
+}
+
+// foldRunesKey is the canonical folded form of a required prefix.
+func foldRunesKey(pre []foldRune) string {
+	b := make([]byte, 0, len(pre))
+	for _, fr := range pre {
+		b = utf8.AppendRune(b, foldCanon(fr.r))
+	}
+	return string(b)
+}
+
+// foldCanon maps a rune to one representative of its case-folding orbit
+// (ASCII letters to lowercase), so two runes match each other under (?i)
+// exactly when their canonical forms are equal.
+func foldCanon(r rune) rune {
+	if r < utf8.RuneSelf {
+		// the smallest rune of an ASCII letter's orbit is its uppercase form
+		// (even for k and s, whose orbits hold U+212A and U+017F)
+		if 'A' <= r && r <= 'Z' {
+			return r + 'a' - 'A'
+		}
+		return r
+	}
+	m := r
+	for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+		if f < m {
+			m = f
+		}
+	}
+	if 'A' <= m && m <= 'Z' {
+		m += 'a' - 'A'
+	}
+	return m
+}
+
+// foldPath returns the canonical folded form of path; it allocates only when
+// the path has an uppercase ASCII letter or a non-ASCII byte. Invalid UTF-8
+// folds like U+FFFD, as package regexp reads it.
+func foldPath(path string) string {
+	i := 0
+	for i < len(path) {
+		c := path[i]
+		if c >= utf8.RuneSelf || ('A' <= c && c <= 'Z') {
+			break
+		}
+		i++
+	}
+	if i == len(path) {
+		return path
+	}
+	b := make([]byte, 0, len(path)+8)
+	b = append(b, path[:i]...)
+	for i < len(path) {
+		r, n := rune(path[i]), 1
+		if r >= utf8.RuneSelf {
+			r, n = utf8.DecodeRuneInString(path[i:])
+		}
+		b = utf8.AppendRune(b, foldCanon(r))
+		i += n
+	}
+	return string(b)
+}
+
 // candidates appends the rank lists that may hold a matcher for host/path.
-func (idx *hostIndex) candidates(host, path string, lists [][]int32) [][]int32 {
+func (idx *hostIndex) candidates(host, path, fpath string, lists [][]int32) [][]int32 {
 	if idx.any != nil {
-		lists = idx.any.collect(path, lists)
+		lists = idx.any.collect(path, fpath, lists)
 	}
 	if idx.other != nil {
-		lists = idx.other.collect(path, lists)
+		lists = idx.other.collect(path, fpath, lists)
 	}
 	if host == "" {
 		return lists
 	}
 	if idx.exact != nil {
 		if t := idx.exact[host]; t != nil {
-			lists = t.collect(path, lists)
+			lists = t.collect(path, fpath, lists)
 		}
 	}
 	if idx.suffix != nil || idx.prefix != nil {
@@ -169,12 +260,12 @@ func (idx *hostIndex) candidates(host, path string, lists [][]int32) [][]int32 {
 			}
 			if idx.suffix != nil {
 				if t := idx.suffix[host[i:]]; t != nil {
-					lists = t.collect(path, lists)
+					lists = t.collect(path, fpath, lists)
 				}
 			}
 			if idx.prefix != nil {
 				if t := idx.prefix[host[:i+1]]; t != nil {
-					lists = t.collect(path, lists)
+					lists = t.collect(path, fpath, lists)
 				}
 			}
 		}

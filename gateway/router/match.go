@@ -41,7 +41,11 @@ func (r *Router) Match(req *Request, m *Match) bool {
 	}
 
 	var buf [16][]int32
-	lists := r.idx.candidates(ri.host, req.Path, buf[:0])
+	fpath := ""
+	if r.idx.hasFold {
+		fpath = foldPath(req.Path)
+	}
+	lists := r.idx.candidates(ri.host, req.Path, fpath, buf[:0])
 
 	// Merge the ascending rank lists; the first candidate that matches wins.
 	for {

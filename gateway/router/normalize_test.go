@@ -135,3 +135,24 @@ func TestRegexLiteralPrefix(t *testing.T) {
 		}
 	}
 }
+
+func TestFoldCanon(t *testing.T) {
+	same := [][]rune{{'k', 'K', '\u212A'}, {'s', 'S', '\u017F'}, {'a', 'A'}, {'\u00e9', '\u00c9'}, {'\u03c3', '\u03a3', '\u03c2'}}
+	for _, orbit := range same {
+		for _, r := range orbit {
+			if foldCanon(r) != foldCanon(orbit[0]) {
+				t.Errorf("foldCanon(%q) = %q, want %q", r, foldCanon(r), foldCanon(orbit[0]))
+			}
+		}
+	}
+	if foldCanon('/') != '/' || foldCanon('1') != '1' || foldCanon('a') == foldCanon('b') {
+		t.Error("foldCanon maps unrelated runes together")
+	}
+	if got := foldPath("/S\u017Fk/\u212A/\xff"); got != "/ssk/k/\uFFFD" {
+		t.Errorf("foldPath = %q", got)
+	}
+	p := "/already/lower-case/1"
+	if n := testing.AllocsPerRun(50, func() { _ = foldPath(p) }); n != 0 {
+		t.Errorf("foldPath allocates %v times on a lowercase path", n)
+	}
+}

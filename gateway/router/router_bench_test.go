@@ -29,10 +29,13 @@ func benchRoutes(kind string, n int) ([]*declarative.Route, Request) {
 			}
 		case "hosts":
 			rt = R("h", i+1, hosts(fmt.Sprintf("h%06d.example.com", i)), paths("/"))
-		case "regex-scan":
-			// case-insensitive regexes have no literal prefix to index: every
-			// one of them is tried before the last (Kong runs them all too)
+		case "regex-fold":
+			// case-insensitive regexes: indexed by their case-folded prefix
 			rt = R("x", n-i, paths(`~(?i)`+seg+`/items`))
+		case "regex-alt":
+			// the required prefix stops at the alternation ("/v"): every
+			// regex is tried in priority order, as Kong's ATC router does
+			rt = R("x", n-i, paths(`~/(?:v1|v2)`+seg+`/items`))
 		}
 		routes = append(routes, rt)
 	}
@@ -40,16 +43,18 @@ func benchRoutes(kind string, n int) ([]*declarative.Route, Request) {
 	switch kind {
 	case "hosts":
 		req = get("h000000.example.com", "/svc-000000/api/users")
-	case "regex-scan":
-		req = get("api.test", fmt.Sprintf("/svc-%06d/items", n-1))
+	case "regex-fold":
+		req = get("api.test", fmt.Sprintf("/SVC-%06d/Items", n-1))
+	case "regex-alt":
+		req = get("api.test", fmt.Sprintf("/v2/svc-%06d/items", n-1))
 	}
 	return routes, req
 }
 
 func BenchmarkMatch(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
-		for _, kind := range []string{"prefix", "mixed", "hosts", "regex-scan"} {
-			if kind == "regex-scan" && n > 1000 {
+		for _, kind := range []string{"prefix", "mixed", "hosts", "regex-fold", "regex-alt"} {
+			if kind == "regex-alt" && n > 1000 {
 				continue
 			}
 			b.Run(fmt.Sprintf("routes=%d/%s", n, kind), func(b *testing.B) {
@@ -72,7 +77,7 @@ func BenchmarkMatch(b *testing.B) {
 }
 
 func lowest(routes []*declarative.Route, kind string) *declarative.Route {
-	if kind == "regex-scan" {
+	if kind == "regex-fold" || kind == "regex-alt" {
 		return routes[len(routes)-1]
 	}
 	return routes[0]
