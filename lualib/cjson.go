@@ -982,8 +982,9 @@ func (d *cjDecoder) array() (lua.LValue, error) {
 
 // ---------------------------------------------------------------- module
 
-// PreloadModules registers cjson, cjson.safe, resty.sha256, resty.md5,
-// resty.sha1, resty.sha512, resty.string and resty.random in package.preload.
+// PreloadModules registers cjson, cjson.safe, ngx.re (split), ngx.base64,
+// resty.sha1/sha224/sha256/sha384/sha512/md5, resty.string and resty.random
+// in package.preload.
 func PreloadModules(L *lua.LState) {
 	preload := modPackagePreload(L)
 	L.SetField(preload, "cjson", L.NewFunction(func(L *lua.LState) int {
@@ -999,6 +1000,7 @@ func PreloadModules(L *lua.LState) {
 		L.Push(newCJSONModule(L, true, cfg))
 		return 1
 	}))
+	preloadNgxRe(L, preload)
 	preloadResty(L, preload)
 }
 

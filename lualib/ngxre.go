@@ -1036,3 +1036,169 @@ func ngxReSub(L *lua.LState, global bool) int {
 	L.Push(lua.LNumber(count))
 	return 2
 }
+
+// ---------------------------------------------------------------- ngx.re module
+
+// preloadNgxRe registers require "ngx.re" (lua-resty-core's ngx/re.lua:
+// split and opt).
+func preloadNgxRe(L *lua.LState, preload *lua.LTable) {
+	L.SetField(preload, "ngx.re", L.NewFunction(func(L *lua.LState) int {
+		m := L.CreateTable(0, 3)
+		L.SetFuncs(m, map[string]lua.LGFunction{
+			"split": ngxReSplit,
+			"opt":   ngxReOpt,
+		})
+		m.RawSetString("version", lua.LString("0.1.28"))
+		L.Push(m)
+		return 1
+	}))
+}
+
+// ngxReOpt accepts jit_stack_size (there is no JIT stack here) and refuses
+// other options, like lua-resty-core.
+func ngxReOpt(L *lua.LState) int {
+	if L.Get(1) == lua.LString("jit_stack_size") {
+		return 0
+	}
+	L.RaiseError("unrecognized option name")
+	return 0
+}
+
+// ngxReSplit is ngx.re.split(subject, regex, opts?, ctx?, max?, res?),
+// following lua-resty-core's algorithm: pieces between matches, plus the
+// first capture of each match when the regex has one; empty matches split
+// between characters; without max, trailing empty pieces are dropped.
+func ngxReSplit(L *lua.LState) int {
+	subj := modOptString(L, 1)
+	switch v := L.Get(1).(type) {
+	case *lua.LNilType:
+		subj = "nil"
+	case lua.LBool:
+		if !v {
+			subj = "false"
+		}
+	}
+	var ctx *lua.LTable
+	startPos := 1
+	if v := L.Get(4); v != lua.LNil {
+		ctx = L.CheckTable(4)
+		if p, ok := ctx.RawGetString("pos").(lua.LNumber); ok {
+			startPos = int(p)
+		} else {
+			ctx.RawSetString("pos", lua.LNumber(1))
+		}
+	}
+	max := 0
+	if v := L.Get(5); v != lua.LNil {
+		max = L.CheckInt(5)
+	}
+	var res *lua.LTable
+	switch v := L.Get(6).(type) {
+	case *lua.LNilType:
+		narr := 4
+		if max > 0 {
+			narr = min(narr, max)
+		}
+		res = L.CreateTable(narr, 0)
+	case *lua.LTable:
+		res = v
+	default:
+		L.RaiseError("res is not a table")
+	}
+	n := len(subj)
+	if startPos > n {
+		res.RawSetInt(1, lua.LNil)
+		L.Push(res)
+		return 1
+	}
+	pattern := modCheckString(L, 2)
+	o := parseReOptions(L, 3)
+	rc := regexCache.get(pattern, o)
+	if rc.err != "" {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(rc.err))
+		return 2
+	}
+	if reBadSubject(subj, o) {
+		L.Push(lua.LNil)
+		L.Push(lua.LString(reBadUTF8))
+		return 2
+	}
+
+	subIdx := startPos // 1-based start of the current piece
+	pos := max0(subIdx - 1)
+	resIdx := 0
+	lastEmpty := 0 // 1-based position of the last empty match; 0 = none
+	count := 1
+	for max <= 0 || count < max {
+		loc := rc.exec(subj, pos)
+		if loc == nil {
+			break
+		}
+		if loc[0] == loc[1] {
+			pos = loc[1] + 1
+		} else {
+			pos = loc[1]
+		}
+		from, to := loc[0]+1, loc[1]+1
+		if lastEmpty != 0 {
+			subIdx = lastEmpty
+		}
+		if from == to {
+			lastEmpty = from
+		}
+		if from > subIdx || lastEmpty == 0 {
+			count++
+			resIdx++
+			res.RawSetInt(resIdx, lua.LString(luaSub(subj, subIdx, from-1)))
+			if rc.ncap > 0 && loc[2] >= 0 {
+				resIdx++
+				res.RawSetInt(resIdx, lua.LString(subj[loc[2]:loc[3]]))
+			}
+			subIdx = to
+			if subIdx > n {
+				break
+			}
+		}
+	}
+	if max <= 0 && subIdx > n {
+		for i := resIdx; i >= 1; i-- {
+			if res.RawGetInt(i) != lua.LString("") {
+				resIdx = i
+				break
+			}
+			res.RawSetInt(i, lua.LNil)
+			resIdx = i - 1
+		}
+	} else {
+		resIdx++
+		res.RawSetInt(resIdx, lua.LString(luaSub(subj, subIdx, n)))
+	}
+	res.RawSetInt(resIdx+1, lua.LNil)
+	if ctx != nil {
+		ctx.RawSetString("pos", lua.LNumber(pos))
+	}
+	L.Push(res)
+	return 1
+}
+
+func max0(n int) int {
+	if n < 0 {
+		return 0
+	}
+	return n
+}
+
+// luaSub is string.sub(s, i, j) for 1 <= i (j may be below i).
+func luaSub(s string, i, j int) string {
+	if i < 1 {
+		i = 1
+	}
+	if j > len(s) {
+		j = len(s)
+	}
+	if i > j {
+		return ""
+	}
+	return s[i-1 : j]
+}

@@ -237,3 +237,44 @@ func FuzzNgxReCompile(f *testing.F) {
 		}
 	})
 }
+
+// TestNgxReSplit follows lua-resty-core's t/re-split.t cases.
+func TestNgxReSplit(t *testing.T) {
+	L := modState(t, nil)
+	if err := L.DoString(`ngx_re = require "ngx.re"
+		function joined(res, err)
+			if not res then return "ERR " .. tostring(err) end
+			local out = {}
+			for i = 1, #res do out[i] = res[i] == "" and "_" or res[i] end
+			return table.concat(out, " ") .. " #" .. #res
+		end`); err != nil {
+		t.Fatal(err)
+	}
+	runModCases(t, L, []modCase{
+		{"simple", `return joined(ngx_re.split("a,b,c,d", ","))`, `a b c d #4`, ""},
+		{"multi-char separator", `return joined(ngx_re.split("a;,b;,c;,d;e", ";,"))`, `a b c d;e #4`, ""},
+		{"jo", `return joined(ngx_re.split("a,b,c,d", ",", "jo"))`, `a b c d #4`, ""},
+		{"submatch", `return joined(ngx_re.split("a;,b;,c;,d,e", "(;),"))`, `a ; b ; c ; d,e #7`, ""},
+		{"submatch not matching", `return joined(ngx_re.split("a,b,c,d,e", "(;)|,"))`, `a b c d e #5`, ""},
+		{"max", `return joined(ngx_re.split("a,b,c,d,e", ",", nil, nil, 3))`, `a b c,d,e #3`, ""},
+		{"submatch and max", `return joined(ngx_re.split("a,b,c,d,e", "(,)", nil, nil, 3))`, `a , b , c,d,e #5`, ""},
+		{"max 0", `return joined(ngx_re.split("a,b,c,d,e", ",", nil, nil, 0))`, `a b c d e #5`, ""},
+		{"max negative", `return joined(ngx_re.split("a,b,c,d,e", ",", nil, nil, -1))`, `a b c d e #5`, ""},
+		{"max 1", `return joined(ngx_re.split("a,b,c,d,e", ",", nil, nil, 1))`, `a,b,c,d,e #1`, ""},
+		{"res table", `local t = {}; local res = ngx_re.split("a,b,c,d,e", ",", nil, nil, nil, t); return res == t, joined(res)`, `true|a b c d e #5`, ""},
+		{"res table not cleared beyond", `local t = {}; for i = 1, 10 do t[i] = i .. " hello" end; ngx_re.split("a,b,c,d,e", ",", nil, nil, nil, t); return t[1], t[5], t[6], t[7]`, `a|e|nil|7 hello`, ""},
+		{"ctx pos", `return joined(ngx_re.split("a,b,c,d,e", ",", nil, {pos = 5}))`, `c d e #3`, ""},
+		{"leading and trailing separators", `return joined(ngx_re.split(",a,b,c,d,", ","))`, `_ a b c d #5`, ""},
+		{"alternation", `return joined(ngx_re.split("abcd,erfg,ghij;hello world;aaa", ",|;"))`, `abcd erfg ghij hello world aaa #5`, ""},
+		{"no match", `return joined(ngx_re.split("abcd", ","))`, `abcd #1`, ""},
+		{"number subject", `return joined(ngx_re.split(1234512345, "23", "jo"))`, `1 451 45 #3`, ""},
+		{"pos beyond subject", `return joined(ngx_re.split("a,b,c,d,e", ",", nil, {pos = 10}))`, ` #0`, ""},
+		{"empty regex", `return joined(ngx_re.split("12345", "", "jo"))`, `1 2 3 4 5 #5`, ""},
+		{"empty regex with max", `return joined(ngx_re.split("12345", "", "jo", nil, 3))`, `1 2 345 #3`, ""},
+		{"empty regex with pos", `return joined(ngx_re.split("12345", "", "jo", {pos = 2}))`, `2 3 4 5 #4`, ""},
+		{"consecutive separators", `return joined(ngx_re.split("a,,b", ","))`, `a _ b #3`, ""},
+		{"compile error", `return ngx_re.split("a", "(")`, "nil|failed to compile regex \"(\": missing closing ): `(`", ""},
+		{"bad res", `return ngx_re.split("a", ",", nil, nil, nil, 1)`, "", "res is not a table"},
+		{"opt", `ngx_re.opt("jit_stack_size", 128 * 1024); return ngx_re.opt("nope")`, "", "unrecognized option name"},
+	})
+}
