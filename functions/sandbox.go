@@ -204,9 +204,11 @@ func exposePath(L *lua.LState, base *lua.LTable, path string) {
 		}
 		fresh := L.CreateTable(0, 1)
 		if nt, ok := next.(*lua.LTable); ok {
-			// a protected library proxy: overlay it, keep its entries readable
-			mt := L.CreateTable(0, 1)
+			// a protected library proxy: overlay it, keeping its entries
+			// readable and its write protection
+			mt := L.CreateTable(0, 2)
 			mt.RawSetString("__index", nt)
+			mt.RawSetString("__newindex", L.GetMetatable(nt).(*lua.LTable).RawGetString("__newindex"))
 			L.SetMetatable(fresh, mt)
 		}
 		dst.RawSetString(p, fresh)
