@@ -113,6 +113,15 @@ func TestUpstreamRequestHeaders(t *testing.T) {
 				t.Errorf("%s forwarded: %q", h, v)
 			}
 		}
+		if got := r.header.Values("Set-Cookie"); len(got) != 3 {
+			t.Errorf("Set-Cookie = %q, want all three lines", got)
+		}
+		if got := r.header.Values("X-Multi"); len(got) != 2 {
+			t.Errorf("X-Multi = %q, want both lines", got)
+		}
+		if got := r.header.Values("Date"); len(got) != 1 {
+			t.Errorf("Date = %q, want one", got)
+		}
 		if r.header.Get("X-End-To-End") != "kept" {
 			t.Errorf("X-End-To-End lost")
 		}

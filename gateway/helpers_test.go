@@ -95,6 +95,11 @@ func startEcho(t testing.TB) (host string, port int, hits *atomic.Int64) {
 			w.Header().Set("X-End-To-End", "kept")
 			w.Header().Set("Via", "1.1 origin")
 			w.Header().Set("Server", "echo-origin")
+			w.Header().Add("Set-Cookie", "a=1; Path=/")
+			w.Header().Add("Set-Cookie", "a=2; Path=/other")
+			w.Header().Add("Set-Cookie", "b=3")
+			w.Header().Add("X-Multi", "one")
+			w.Header().Add("X-Multi", "two")
 		}
 		body, _ := io.ReadAll(r.Body)
 		hs := map[string][]string{}
