@@ -17,7 +17,7 @@ package lualib
 // Known differences from PCRE: Go's $ (without m) matches only at the very
 // end (PCRE also before a final newline, \Z is translated the same way);
 // "." and classes always work on UTF-8 characters, also without the u flag;
-// repetition counts are limited to 1000; \s does not include \v.
+// repetition counts are limited to 1000; \S inside a class still matches VT.
 //
 // Compiled regexes are cached process-wide (reCacheMax entries, shared by
 // all states and goroutines; *regexp.Regexp is safe for concurrent use).
@@ -483,7 +483,12 @@ func (t *reTranslator) escape(i int, inClass bool) (int, string) {
 			return 0, "invalid escape \\" + string(c) + " in a character class"
 		}
 		t.out.WriteString(s[i : i+2])
-	case strings.IndexByte("dDwWsSafnrt0", c) >= 0:
+	case c == 's':
+		// PCRE's \s includes VT (since 8.34); Go's does not.
+		t.classOf(`\t\n\x0b\f\r `, false, inClass)
+	case c == 'S' && !inClass:
+		t.classOf(`\t\n\x0b\f\r `, true, false)
+	case strings.IndexByte("dDwWSafnrt0", c) >= 0:
 		t.out.WriteString(s[i : i+2])
 	case modIsAlnum(c):
 		return 0, "unrecognized escape \\" + string(c)

@@ -42,6 +42,7 @@ func TestNgxReMatch(t *testing.T) {
 		{"number subject", `return ngx.re.match(12345, "3")[0]`, `3`, ""},
 		{"utf8 check", `return ngx.re.match("\255", ".", "u")`, `nil|pcre_exec() failed: -10`, ""},
 		{"escapes translated", `return ngx.re.match("a\tb", "a\\hb")[0] == "a\tb", ngx.re.match("x\27y", "x\\ey") ~= nil`, `true|true`, ""},
+		{"\\s includes VT", `return ngx.re.match("a\vb", "a\\sb") ~= nil, ngx.re.match("a\vb", "a[\\s]b") ~= nil, ngx.re.match("a\vb", "a\\Sb")`, `true|true|nil`, ""},
 		{"literal brace", `return ngx.re.match("a{b", "a{b")[0]`, `a{b`, ""},
 		{"quoted", `return ngx.re.match("a.b*c", "\\Q.b*\\E")[0]`, `.b*`, ""},
 		{"comment group", `return ngx.re.match("ab", "a(?#note)b")[0]`, `ab`, ""},
