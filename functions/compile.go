@@ -87,9 +87,28 @@ func luaSyntaxMessage(err error, src, name string) string {
 	if line == parse.EOF {
 		// Lua reports the line the lexer stopped on: the last one.
 		line = 1 + strings.Count(src, "\n")
-		return fmt.Sprintf("%s:%d: %s near '<eof>'", name, line, luaSyntaxText(pe.Message, true))
+		msg := luaSyntaxText(pe.Message, true)
+		if pe.Message == "syntax error" {
+			msg = eofExpectation(src)
+		}
+		return fmt.Sprintf("%s:%d: %s near '<eof>'", name, line, msg)
 	}
 	return fmt.Sprintf("%s:%d: %s near '%s'", name, line, luaSyntaxText(pe.Message, false), pe.Token)
+}
+
+// eofExpectation guesses what Lua's parser wanted when the text ended too
+// early: an unclosed block wants 'end' (or 'until'), which shows when the
+// closing word makes the text parse or end too early again; anything else
+// is an unexpected symbol (e.g. "print(").
+func eofExpectation(src string) string {
+	for _, c := range []struct{ suffix, msg string }{{"\nend", "'end' expected"}, {"\nuntil true", "'until' expected"}} {
+		_, err := parse.Parse(strings.NewReader(src+c.suffix), "")
+		var pe *parse.Error
+		if err == nil || errors.As(err, &pe) && pe.Pos.Line == parse.EOF {
+			return c.msg
+		}
+	}
+	return "unexpected symbol"
 }
 
 // luaSyntaxText maps gopher-lua's lexer and parser messages onto Lua's.
