@@ -131,9 +131,10 @@ type httpClient struct {
 	serverName string
 
 	// current response
-	res    *httpResponse
-	last   *countConn // connection of the last request
-	reused int
+	res      *httpResponse
+	last     *countConn // connection of the last request
+	lastUses int64      // its use count after that request
+	reused   int
 }
 
 type httpResponse struct {
@@ -445,7 +446,8 @@ func (c *httpClient) request(L *lua.LState, params *lua.LTable, keepalive bool) 
 	c.last = dial.conn.Load()
 	c.reused = 0
 	if c.last != nil {
-		c.reused = int(c.last.uses.Load()) - 1
+		c.lastUses = c.last.uses.Load()
+		c.reused = int(c.lastUses) - 1
 	}
 	r := &httpResponse{resp: resp, body: resp.Body, timer: timer, fired: fired, cancel: cancel, readTO: readTO, started: start}
 	c.res = r
@@ -740,10 +742,10 @@ func httpRequestURI(L *lua.LState) int {
 	return 1
 }
 
-// dropConn closes the last connection if it is idle in the pool (close()
-// and keepalive = false), so it is not reused.
+// dropConn closes the last connection (close(), a server's Connection:
+// close) so it is not reused, unless another request took it since.
 func (c *httpClient) dropConn() {
-	if c.last != nil && (c.res == nil || c.res.done) {
+	if c.last != nil && c.last.uses.Load() == c.lastUses {
 		c.last.Close()
 	}
 	c.last = nil

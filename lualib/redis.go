@@ -349,9 +349,9 @@ const redisObjType = "luagate.resty.redis"
 
 // redisConn is one connection to a Redis server.
 type redisConn struct {
-	nc     net.Conn
-	br     *bufio.Reader
-	wbuf   []byte
+	nc       net.Conn
+	br       *bufio.Reader
+	wbuf     []byte
 	pool     string // pool name
 	poolSize int    // pool_size option of connect (set_keepalive's default)
 	reused   int    // times taken from the pool
