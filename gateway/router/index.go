@@ -155,25 +155,25 @@ func buildIndex(ms []matcher) hostIndex {
 				continue
 			}
 			for _, p := range m.paths {
-				if p.re != nil && foldKeyLonger(p) {
-					if b.fold == nil {
-						b.fold = &trieNode{}
-					}
-					b.fold.insert(foldRunesKey(p.fold), rank)
-					idx.hasFold = true
+				if p.re == nil {
+					b.exact.insert(p.lit, rank)
 					continue
 				}
-				b.exact.insert(p.lit, rank)
+				for _, k := range p.keys {
+					if len(k.fold) > utf8.RuneCountInString(k.lit) {
+						if b.fold == nil {
+							b.fold = &trieNode{}
+						}
+						b.fold.insert(foldRunesKey(k.fold), rank)
+						idx.hasFold = true
+						continue
+					}
+					b.exact.insert(k.lit, rank)
+				}
 			}
 		}
 	}
 	return idx
-}
-
-// foldKeyLonger reports whether the case-folded prefix of a regex says more
-// than its exact literal prefix.
-func foldKeyLonger(p pathPred) bool {
-	return len(p.fold) > utf8.RuneCountInString(p.lit)
 }
 
 // foldRunesKey is the canonical folded form of a required prefix.

@@ -200,7 +200,7 @@ func (mt *matcher) match(ri *reqInfo) (int, bool, bool) {
 					pi = i
 					break
 				}
-			} else if hasFoldPrefix(path, p.fold) && p.re.MatchString(path) {
+			} else if p.mayMatch(path) && p.re.MatchString(path) {
 				pi = i
 				break
 			}
@@ -268,4 +268,15 @@ func lowerASCII(s string) string {
 		}
 	}
 	return s
+}
+
+// mayMatch is the cheap prefilter of a regex path: the path must start with
+// one of the regex's possible prefixes.
+func (p *pathPred) mayMatch(path string) bool {
+	for i := range p.keys {
+		if hasFoldPrefix(path, p.keys[i].fold) {
+			return true
+		}
+	}
+	return false
 }

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"reflect"
 	"regexp"
+	"sort"
 	"strings"
 	"testing"
 )
@@ -96,38 +98,48 @@ func TestUUID5(t *testing.T) {
 	}
 }
 
-func TestRegexLiteralPrefix(t *testing.T) {
+func TestRegexPrefixes(t *testing.T) {
 	cases := []struct {
-		pat, lit string
-		nfold    int      // runes in the fold prefix
-		yes, no  []string // paths the fold prefix must accept / reject
+		pat     string
+		lits    []string // exact index keys, sorted
+		yes, no []string // paths the prefilter must accept / reject
 	}{
-		{`^/foo/(\d+)`, "/foo/", 5, []string{"/foo/1"}, []string{"/fo", "/FOO/"}},
-		{`^/fo+`, "/f", 2, []string{"/fx"}, []string{"/g"}},
-		{`^(?i)/Foo/bar`, "/", 8, []string{"/FOO/Bar", "/foo/bar/x"}, []string{"/foo/baz", "/fo"}},
-		{`^/Api(?i)/x`, "/Api/", 6, []string{"/Api/X"}, []string{"/api/x"}},
-		{`^(?i)/kelvin`, "/", 7, []string{"/\u212Aelvin", "/KELVIN"}, []string{"/xelvin"}},
-		{`^(?i)/ask`, "/", 4, []string{"/a\u017Fk", "/ASK"}, []string{"/ast"}},
-		{`^/caf\x{e9}/(x)`, "/caf\u00e9/x", 7, []string{"/caf\u00e9/x"}, []string{"/cafe/x", "/caf\xff/x"}},
-		{`^/(a|b)`, "/", 1, []string{"/c"}, []string{"c"}},
-		{`^/a|/b`, "", 0, []string{"anything"}, nil}, // the second branch is not anchored
-		{`^(?:/users)/(?P<id>\d+)`, "/users/", 7, []string{"/users/1"}, []string{"/user/1"}},
-		{`^/(?:ab)?c`, "/", 1, nil, []string{"x"}},
+		{`^/foo/(\d+)`, []string{"/foo/0", "/foo/1", "/foo/2", "/foo/3", "/foo/4", "/foo/5", "/foo/6", "/foo/7", "/foo/8", "/foo/9"}, []string{"/foo/1"}, []string{"/fo", "/FOO/", "/foo/x"}},
+		{`^/fo+`, []string{"/fo"}, []string{"/fox"}, []string{"/f", "/g"}},
+		{`^(?i)/Foo/bar`, []string{"/"}, []string{"/FOO/Bar", "/foo/bar/x"}, []string{"/foo/baz", "/fo"}},
+		{`^/Api(?i)/x`, []string{"/Api/"}, []string{"/Api/X"}, []string{"/api/x"}},
+		{`^(?i)/kelvin`, []string{"/"}, []string{"/\u212Aelvin", "/KELVIN"}, []string{"/xelvin"}},
+		{`^(?i)/ask`, []string{"/"}, []string{"/a\u017Fk", "/ASK"}, []string{"/ast"}},
+		{`^/caf\x{e9}/(x)`, []string{"/caf\u00e9/x"}, []string{"/caf\u00e9/x"}, []string{"/cafe/x", "/caf\xff/x"}},
+		{`^/(a|b)`, []string{"/a", "/b"}, []string{"/a", "/b/"}, []string{"/c", "c"}},
+		{`^/(?:v1|v2)/users`, []string{"/v1/users", "/v2/users"}, []string{"/v2/users/1"}, []string{"/v3/users", "/v1/user"}},
+		{`^/(?:api|web)?/x`, []string{"//x", "/api/x", "/web/x"}, []string{"/api/x", "//x"}, []string{"/ap/x"}},
+		{`^/a|/b`, []string{""}, []string{"anything"}, nil}, // the second branch is not anchored
+		{`^(?:/users)/(?P<id>\d+)`, []string{"/users/0", "/users/1", "/users/2", "/users/3", "/users/4", "/users/5", "/users/6", "/users/7", "/users/8", "/users/9"}, []string{"/users/1"}, []string{"/user/1"}},
+		{`^/(?:ab)?c`, []string{"/abc", "/c"}, []string{"/c", "/abc"}, []string{"x", "/ab"}},
+		{`^/[^/]+/x`, []string{"/"}, []string{"/anything/x"}, []string{"x"}},
+		{`^/(a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q|r)x`, []string{"/"}, []string{"/qx"}, nil}, // too many branches
 	}
 	for _, c := range cases {
-		lit, fold := regexLiteralPrefix(c.pat)
-		if lit != c.lit || len(fold) != c.nfold {
-			t.Errorf("regexLiteralPrefix(%q) = %q, %d fold runes; want %q, %d", c.pat, lit, len(fold), c.lit, c.nfold)
+		keys := regexPrefixes(c.pat)
+		var lits []string
+		for _, k := range keys {
+			lits = append(lits, k.lit)
+		}
+		sort.Strings(lits)
+		if !reflect.DeepEqual(lits, c.lits) {
+			t.Errorf("regexPrefixes(%q) lits = %q, want %q", c.pat, lits, c.lits)
 		}
 		re := regexp.MustCompile(c.pat)
+		p := pathPred{re: re, keys: keys}
 		for _, y := range c.yes {
-			if !hasFoldPrefix(y, fold) {
-				t.Errorf("%q: fold prefix rejects %q", c.pat, y)
+			if !p.mayMatch(y) {
+				t.Errorf("%q: prefilter rejects %q", c.pat, y)
 			}
 		}
 		for _, n := range c.no {
-			if hasFoldPrefix(n, fold) {
-				t.Errorf("%q: fold prefix accepts %q", c.pat, n)
+			if p.mayMatch(n) {
+				t.Errorf("%q: prefilter accepts %q", c.pat, n)
 			}
 			if re.MatchString(n) {
 				t.Errorf("%q: test path %q matches the regex, fix the test", c.pat, n)

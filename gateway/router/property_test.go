@@ -10,7 +10,7 @@ import (
 
 var (
 	poolHosts   = []string{"a.com", "b.com", "A.com", "*.a.com", "*.com", "a.*", "x.a.com:8080", "a.com:8000", "*.a.com:8443", "b.*:8000", "*"}
-	poolPaths   = []string{"/", "/a", "/ab", "/a/b", "/b", "/abc/d", `~/a/\d+`, `~/(a|b)/x`, "~/a", "~(?i)/A", "~/a|/b", "~/(?<n>[ab])", "~/ab?c", "~/", `~/a/(\d+)?`, `~(?i)/aB/x`, `~(?i)/s\d`}
+	poolPaths   = []string{"/", "/a", "/ab", "/a/b", "/b", "/abc/d", `~/a/\d+`, `~/(a|b)/x`, "~/a", "~(?i)/A", "~/a|/b", "~/(?<n>[ab])", "~/ab?c", "~/", `~/a/(\d+)?`, `~(?i)/aB/x`, `~(?i)/s\d`, `~/(?:x|y)?z`, `~(?i)/(A|b)c`, `~/a\d+`}
 	poolMethods = []string{"GET", "POST", "PUT"}
 	poolHNames  = []string{"x-a", "x_b", "X-C"}
 	poolHVals   = []string{"1", "v", `~*^v\d$`, "V", "~*x"}
@@ -18,7 +18,7 @@ var (
 	poolProtos  = [][]string{{"http", "https"}, {"http", "https"}, {"http"}, {"https"}, {"grpc", "grpcs"}, {"tls"}, nil}
 
 	reqHosts   = []string{"a.com", "A.COM", "x.a.com", "x.a.com:8080", "a.org", "b.com:8000", "", "a.com:abc", "y.x.a.com:8443", "b.net", "a.com:8000", "B.com"}
-	reqPaths   = []string{"/AB/X", "/\u017F1", "/S2", "/a", "/ab", "/a/1", "/a/b", "/b/x", "/abc/d", "/A", "/c", "/a/b/c", "/ab/x", "/abc", "/a/", "/x/b"}
+	reqPaths   = []string{"/", "/z", "/xz", "/Bc", "/ac", "/a12", "/AB/X", "/\u017F1", "/S2", "/a", "/ab", "/a/1", "/a/b", "/b/x", "/abc/d", "/A", "/c", "/a/b/c", "/ab/x", "/abc", "/a/", "/x/b"}
 	reqSNIs    = []string{"", "a.com", "x.a.com", "b.com", "A.com."}
 	reqHValues = []string{"1", "V", "v1", "x", "nope", "VX"}
 )

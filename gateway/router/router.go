@@ -114,8 +114,8 @@ func (h *hostPred) match(host string, port int) bool {
 type pathPred struct {
 	prefix string         // prefix path (re == nil)
 	re     *regexp.Regexp // anchored regex ("^" + pattern)
-	lit    string         // literal text every match starts with (index key)
-	fold   []foldRune     // longer required prefix through (?i) literals (regex only)
+	lit    string         // prefix path: the index key
+	keys   []regexKey     // regex: possible starts of a match (index keys, prefilter)
 }
 
 type headerPred struct {
@@ -262,8 +262,7 @@ func compilePathRegex(p string) (pathPred, error) {
 	if err != nil {
 		return pathPred{}, err
 	}
-	lit, fold := regexLiteralPrefix(pat)
-	return pathPred{re: re, lit: lit, fold: fold}, nil
+	return pathPred{re: re, keys: regexPrefixes(pat)}, nil
 }
 
 // foldRune is one rune of a regex's required prefix; fold means any rune of
@@ -273,50 +272,123 @@ type foldRune struct {
 	fold bool
 }
 
-// regexLiteralPrefix returns what every match of the anchored pattern starts
-// with: lit is exact text (the index key); fold extends it through
-// case-insensitive literals. Both err on the short side (empty when unknown),
-// since they only rule candidates out before the regex runs.
-func regexLiteralPrefix(pat string) (lit string, fold []foldRune) {
+// regexKey is one possible start of every match of a regex: lit is exact
+// text (an index key), fold goes on through case-insensitive literals.
+type regexKey struct {
+	lit  string
+	fold []foldRune
+}
+
+// maxRegexKeys bounds how far alternations and small classes are expanded.
+const maxRegexKeys = 16
+
+// regexPrefixes returns the possible starts of every match of the anchored
+// pattern: each match begins with the fold prefix of at least one key.
+// Alternations, optional parts and small character classes are expanded up
+// to maxRegexKeys keys. The keys err on the short side (a single empty key
+// when nothing is known), since they only rule candidates out before the
+// regex runs.
+func regexPrefixes(pat string) []regexKey {
+	unknown := []regexKey{{}}
 	t, err := syntax.Parse(pat, syntax.Perl)
 	if err != nil {
-		return "", nil
+		return unknown
 	}
 	t = t.Simplify()
 	if t.Op != syntax.OpConcat || len(t.Sub) == 0 || t.Sub[0].Op != syntax.OpBeginText {
-		return "", nil
+		return unknown
 	}
-	var exact strings.Builder
-	exactDone := false
-	var walk func(subs []*syntax.Regexp) bool // false: stop
-	walk = func(subs []*syntax.Regexp) bool {
-		for _, s := range subs {
-			switch s.Op {
-			case syntax.OpBeginText, syntax.OpEmptyMatch:
-			case syntax.OpLiteral:
-				fc := s.Flags&syntax.FoldCase != 0
-				for _, r := range s.Rune {
-					fr := foldRune{r: r, fold: fc && unicode.SimpleFold(r) != r}
-					if fr.fold {
-						exactDone = true
-					}
-					if !exactDone {
-						exact.WriteRune(r)
-					}
-					fold = append(fold, fr)
-				}
-			case syntax.OpCapture, syntax.OpConcat:
-				if !walk(s.Sub) {
-					return false
-				}
-			default:
-				return false
+	pres, _ := walkPrefixes(t.Sub[1:], [][]foldRune{nil})
+	keys := make([]regexKey, 0, len(pres))
+	seen := map[string]bool{}
+	for _, p := range pres {
+		var b strings.Builder
+		for _, fr := range p {
+			if fr.fold {
+				break
+			}
+			b.WriteRune(fr.r)
+		}
+		k := regexKey{lit: b.String(), fold: p}
+		id := k.lit + "\x00" + foldRunesKey(p) + "\x00" + strconv.Itoa(len(p))
+		if !seen[id] {
+			seen[id] = true
+			keys = append(keys, k)
+		}
+	}
+	return keys
+}
+
+// walkPrefixes extends every prefix in `in` through the concatenation subs.
+// It returns the extended prefixes and whether all of subs was consumed (so
+// a caller may keep extending after it).
+func walkPrefixes(subs []*syntax.Regexp, in [][]foldRune) ([][]foldRune, bool) {
+	for _, s := range subs {
+		out, complete := walkPrefix(s, in)
+		in = out
+		if !complete {
+			return in, false
+		}
+	}
+	return in, true
+}
+
+func walkPrefix(s *syntax.Regexp, in [][]foldRune) ([][]foldRune, bool) {
+	switch s.Op {
+	case syntax.OpEmptyMatch:
+		return in, true
+	case syntax.OpLiteral:
+		fc := s.Flags&syntax.FoldCase != 0
+		out := make([][]foldRune, len(in))
+		for i, p := range in {
+			q := append([]foldRune(nil), p...)
+			for _, r := range s.Rune {
+				q = append(q, foldRune{r: r, fold: fc && unicode.SimpleFold(r) != r})
+			}
+			out[i] = q
+		}
+		return out, true
+	case syntax.OpCapture, syntax.OpConcat:
+		return walkPrefixes(s.Sub, in)
+	case syntax.OpPlus:
+		// x+ starts with x; what follows is unknown
+		out, _ := walkPrefix(s.Sub[0], in)
+		return out, false
+	case syntax.OpCharClass:
+		n := 0
+		for i := 0; i+1 < len(s.Rune); i += 2 {
+			n += int(s.Rune[i+1]-s.Rune[i]) + 1
+			if n*len(in) > maxRegexKeys {
+				return in, false
 			}
 		}
-		return true
+		out := make([][]foldRune, 0, n*len(in))
+		for _, p := range in {
+			for i := 0; i+1 < len(s.Rune); i += 2 {
+				for r := s.Rune[i]; r <= s.Rune[i+1]; r++ {
+					out = append(out, append(append([]foldRune(nil), p...), foldRune{r: r}))
+				}
+			}
+		}
+		return out, true
+	case syntax.OpAlternate, syntax.OpQuest:
+		branches := s.Sub
+		var out [][]foldRune
+		complete := true
+		if s.Op == syntax.OpQuest {
+			out = append(out, in...) // the empty choice
+		}
+		for _, b := range branches {
+			o, c := walkPrefix(b, in)
+			complete = complete && c
+			out = append(out, o...)
+			if len(out) > maxRegexKeys {
+				return in, false
+			}
+		}
+		return out, complete
 	}
-	walk(t.Sub[1:])
-	return exact.String(), fold
+	return in, false
 }
 
 // hasFoldPrefix reports whether s starts with the runes of pre, a folding
