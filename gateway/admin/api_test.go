@@ -706,3 +706,51 @@ func TestPprofStillServed(t *testing.T) {
 		t.Errorf("/debug/pprof/cmdline = %d", res.StatusCode)
 	}
 }
+
+// TestWritesKeepLayout: an entity write changes only the lines of that
+// entity; comments, flow lists and the file's list style stay.
+func TestWritesKeepLayout(t *testing.T) {
+	for _, tc := range []struct {
+		name, method, path string
+		body               any
+		edit               func(orig string) string
+	}{
+		{"patch adds a field", "PATCH", "/services/second", map[string]any{"port": 8443},
+			func(o string) string {
+				return strings.Replace(o, "  host: example.com\n", "  host: example.com\n  port: 8443\n", 1)
+			}},
+		{"delete cascades and drops an emptied list", "DELETE", "/routes/other", nil,
+			func(o string) string {
+				o = strings.Replace(o, "  - name: other\n    paths: [/other]\n", "", 1)
+				return strings.Replace(o, "plugins:\n- name: post-function\n  route: other\n  config:\n    log:\n    - kong.log.info(\"x\")\n", "", 1)
+			}},
+		{"create appends to a list", "POST", "/consumers", map[string]any{"username": "bob"},
+			func(o string) string {
+				return strings.Replace(o, "- username: alice\n", "- username: alice\n- username: bob\n", 1)
+			}},
+		{"create adds a nested list", "POST", "/services/second/routes", map[string]any{"name": "r9", "paths": []string{"/r9"}},
+			func(o string) string {
+				return strings.Replace(o, "  host: example.com\n", "  host: example.com\n  routes:\n  - name: r9\n    paths:\n    - /r9\n", 1)
+			}},
+		{"delete the only consumer", "DELETE", "/consumers/alice", nil,
+			func(o string) string { return strings.Replace(o, "consumers:\n- username: alice\n", "", 1) }},
+		{"delete a target", "DELETE", "/upstreams/up1/targets/127.0.0.1:9001", nil,
+			func(o string) string { return strings.Replace(o, "  - target: 127.0.0.1:9001\n", "", 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := startNode(t, nil)
+			orig := n.file(t)
+			r := n.req(t, tc.method, tc.path, tc.body)
+			if r.status >= 300 {
+				t.Fatalf("%s %s = %d %s", tc.method, tc.path, r.status, r.body)
+			}
+			want := tc.edit(orig)
+			if want == orig {
+				t.Fatal("test edit changed nothing")
+			}
+			if got := n.file(t); got != want {
+				t.Errorf("kong.yml =\n%s\nwant\n%s", got, want)
+			}
+		})
+	}
+}

@@ -18,6 +18,10 @@ type doc struct {
 	top  *yaml.Node // the document node
 	root *yaml.Node // its mapping
 	json bool       // the file is JSON: write JSON back
+
+	lay      *layout  // the original text, for splicing (nil: none)
+	intents  []intent // what the edit did (splice.go)
+	fallback bool     // splicing impossible: re-encode the whole tree
 }
 
 // parseDoc parses the running config's text. An empty text gives a new
@@ -41,9 +45,12 @@ func parseDoc(raw []byte) (*doc, error) {
 	}
 	if mapGet(d.root, "_format_version") == nil {
 		d.root.Content = append([]*yaml.Node{strScalar("_format_version"), strScalar("3.0")}, d.root.Content...)
+		d.fallback = true
 	}
 	if d.json {
 		unflow(d.root) // re-encoded below as JSON anyway
+	} else if len(trimmed) > 0 && d.root.Style&yaml.FlowStyle == 0 {
+		d.lay = newLayout(raw, d.root)
 	}
 	return d, nil
 }
@@ -65,13 +72,28 @@ func (d *doc) bytes() ([]byte, error) {
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
+	if d.compact() {
+		enc.CompactSeqIndent()
+	}
 	if err := enc.Encode(d.top); err != nil {
 		return nil, err
 	}
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
-	return buf.Bytes(), nil
+	full := buf.Bytes()
+	if s, ok := d.spliced(); ok && sameYAML([]byte(s), full) {
+		return []byte(s), nil
+	}
+	return full, nil
+}
+
+// dropEmpty removes key from m when its list became empty.
+func (d *doc) dropEmpty(m *yaml.Node, key string) {
+	if s := mapGet(m, key); s != nil && s.Kind == yaml.SequenceNode && len(s.Content) == 0 {
+		d.noteDropKey(m, key)
+		mapDel(m, key)
+	}
 }
 
 // jsonSafe turns map[string]any trees from yaml.v3 into JSON-encodable ones.
@@ -185,13 +207,6 @@ func removeFrom(seq, node *yaml.Node) bool {
 		}
 	}
 	return false
-}
-
-// dropEmptyList removes key from m when its list became empty.
-func dropEmptyList(m *yaml.Node, key string) {
-	if s := mapGet(m, key); s != nil && s.Kind == yaml.SequenceNode && len(s.Content) == 0 {
-		mapDel(m, key)
-	}
 }
 
 func strScalar(s string) *yaml.Node {

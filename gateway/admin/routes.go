@@ -297,6 +297,7 @@ func (w *edit) create(b *body, parent *entity, status int) (int, any, error) {
 	}
 	seq := list(owner, w.k.plural)
 	seq.Content = append(seq.Content, node)
+	w.d.noteAppend(owner, w.k.plural, seq, node)
 	path := prefix + w.k.plural + "[" + strconv.Itoa(len(seq.Content)-1) + "]"
 	return w.commit(node, path, b.form, status)
 }
@@ -378,6 +379,11 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 			newParent, move = "", true
 		}
 	}
+	if move {
+		w.d.noteRemove(seq, node)
+	} else {
+		w.d.noteRerender(seq, node)
+	}
 	if replace {
 		if !isUUID(urlKey) && w.k.key != "" {
 			if _, ok := f[w.k.key]; !ok {
@@ -408,7 +414,7 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 	path := e.path
 	if move {
 		removeFrom(seq, node)
-		dropEmptyList(owner, w.k.plural)
+		w.d.dropEmpty(owner, w.k.plural)
 		target, prefix := w.d.root, ""
 		if newParent != "" {
 			_, _, pn, err := w.d.at(newParent)
@@ -419,6 +425,7 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 		}
 		s := list(target, w.k.plural)
 		s.Content = append(s.Content, node)
+		w.d.noteAppend(target, w.k.plural, s, node)
 		path = prefix + w.k.plural + "[" + strconv.Itoa(len(s.Content)-1) + "]"
 	}
 	return w.commit(node, path, b.form, 200)
@@ -455,12 +462,13 @@ func (w *edit) remove(e *entity) (int, any, error) {
 		}
 	}
 	for _, l := range locs {
+		w.d.noteRemove(l.seq, l.node)
 		removeFrom(l.seq, l.node)
 	}
 	for _, l := range locs {
 		for i := 0; i+1 < len(l.owner.Content); i += 2 {
 			if l.owner.Content[i+1] == l.seq {
-				dropEmptyList(l.owner, l.owner.Content[i].Value)
+				w.d.dropEmpty(l.owner, l.owner.Content[i].Value)
 				break
 			}
 		}
