@@ -97,9 +97,7 @@ func (r *request) proxy() bool {
 	if r.exited {
 		_ = resp.CloseBodyStream()
 		r.ctx.Response.SetStatusCode(r.exitStatus)
-		for _, kv := range r.exitHeaders {
-			r.ctx.Response.Header.Set(kv[0], kv[1])
-		}
+		applyExitHeaders(&r.ctx.Response.Header, r.exitHeaders)
 		r.respBody = append(r.respBody[:0], r.exitBody...)
 		r.runBodyFilter()
 		return false

@@ -147,7 +147,7 @@ func TestPluginPhases(t *testing.T) {
 	add("pre-function", func(p *declarative.Plugin) { p.Route = rExit }, lualib.PhaseAccess|lualib.PhaseLog, func(ph lualib.Phase, ex lualib.Exchange) error {
 		log.add("pre:" + phaseName(ph))
 		if ph == lualib.PhaseAccess {
-			ex.Exit(403, []byte(`{"message":"Forbidden"}`), [][2]string{{"Content-Type", "application/json; charset=utf-8"}, {"X-Exit", "1"}}, lualib.SourceExit)
+			ex.Exit(403, []byte(`{"message":"Forbidden"}`), [][2]string{{"Content-Type", "application/json; charset=utf-8"}, {"X-Exit", "1"}, {"Set-Cookie", "a=1"}, {"Set-Cookie", "b=2"}}, lualib.SourceExit)
 		}
 		return nil
 	})
@@ -197,6 +197,9 @@ func TestPluginPhases(t *testing.T) {
 		}
 		if hits.Load() != before {
 			t.Errorf("upstream was called")
+		}
+		if got := r.header.Values("Set-Cookie"); len(got) != 2 {
+			t.Errorf("repeated exit headers: Set-Cookie = %q", got)
 		}
 		if r.header.Get("X-Kong-Response-Latency") == "" || r.header.Get("Server") != serverToken {
 			t.Errorf("Kong headers missing on exit: %v", r.header)

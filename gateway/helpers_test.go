@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -291,13 +290,4 @@ func (b *cfgBuilder) route(name string, svc *declarative.Service, mod func(r *de
 	}
 	b.cfg.Routes = append(b.cfg.Routes, r)
 	return r
-}
-
-func sortedKeys(m map[string][]string) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

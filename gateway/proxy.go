@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -448,9 +449,7 @@ func (r *request) localError(status int, msg string, kind errorKind) {
 func (r *request) writeExit() {
 	resp := &r.ctx.Response
 	resp.SetStatusCode(r.exitStatus)
-	for _, h := range r.exitHeaders {
-		resp.Header.Set(h[0], h[1])
-	}
+	applyExitHeaders(&resp.Header, r.exitHeaders)
 	f := &r.rt.flags
 	if f.server {
 		resp.Header.Set(hdrServer, serverToken)
@@ -465,6 +464,25 @@ func (r *request) writeExit() {
 		r.respBody = append(r.respBody[:0], r.exitBody...)
 	} else {
 		r.respBody = r.respBody[:0]
+	}
+}
+
+// applyExitHeaders sets the headers of an exit: the first line of a name
+// replaces what is there, later lines of the same name are added.
+func applyExitHeaders(h *fasthttp.ResponseHeader, hs [][2]string) {
+	for i, kv := range hs {
+		repeated := false
+		for _, prev := range hs[:i] {
+			if strings.EqualFold(prev[0], kv[0]) {
+				repeated = true
+				break
+			}
+		}
+		if repeated {
+			h.Add(kv[0], kv[1])
+		} else {
+			h.Set(kv[0], kv[1])
+		}
 	}
 }
 

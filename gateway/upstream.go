@@ -33,12 +33,11 @@ type pooledClient struct {
 // build time and drop them when they close; an unreferenced client's idle
 // connections are closed.
 type clientPool struct {
-	mu        sync.Mutex
-	m         map[clientKey]*pooledClient
-	idle      time.Duration
-	dialer    *fasthttp.TCPDialer
-	readBuf   int
-	userAgent bool
+	mu      sync.Mutex
+	m       map[clientKey]*pooledClient
+	idle    time.Duration
+	dialer  *fasthttp.TCPDialer
+	readBuf int
 }
 
 func newClientPool(idle time.Duration) *clientPool {
