@@ -89,7 +89,7 @@ func luaSyntaxMessage(err error, src, name string) string {
 		line = 1 + strings.Count(src, "\n")
 		msg := luaSyntaxText(pe.Message, true)
 		if pe.Message == "syntax error" {
-			msg = eofExpectation(src)
+			msg = eofExpectation(src, line)
 		}
 		return fmt.Sprintf("%s:%d: %s near '<eof>'", name, line, msg)
 	}
@@ -97,18 +97,67 @@ func luaSyntaxMessage(err error, src, name string) string {
 }
 
 // eofExpectation guesses what Lua's parser wanted when the text ended too
-// early: an unclosed block wants 'end' (or 'until'), which shows when the
-// closing word makes the text parse or end too early again; anything else
-// is an unexpected symbol (e.g. "print(").
-func eofExpectation(src string) string {
-	for _, c := range []struct{ suffix, msg string }{{"\nend", "'end' expected"}, {"\nuntil true", "'until' expected"}} {
+// early on line last: an unclosed block wants 'end' (or 'until'), which
+// shows when the closing word makes the text parse or end too early again;
+// Lua then names the block when it opened on another line. Anything else is
+// an unexpected symbol (e.g. "print(").
+func eofExpectation(src string, last int) string {
+	for _, c := range []struct{ suffix, word string }{{"\nend", "end"}, {"\nuntil true", "until"}} {
 		_, err := parse.Parse(strings.NewReader(src+c.suffix), "")
 		var pe *parse.Error
 		if err == nil || errors.As(err, &pe) && pe.Pos.Line == parse.EOF {
-			return c.msg
+			kw, line := unclosedBlock(src)
+			if kw == "" || line == last {
+				return "'" + c.word + "' expected"
+			}
+			if kw == "repeat" {
+				c.word = "until"
+			}
+			return fmt.Sprintf("'%s' expected (to close '%s' at line %d)", c.word, kw, line)
 		}
 	}
 	return "unexpected symbol"
+}
+
+// unclosedBlock returns the keyword and line of the innermost block that
+// src opens and does not close ("" when none).
+func unclosedBlock(src string) (string, int) {
+	type open struct {
+		kw   string
+		line int
+	}
+	var stack []open
+	headerDo := 0 // "do" tokens that belong to a while/for header
+	sc, lx := parse.NewScanner(strings.NewReader(src), ""), &parse.Lexer{}
+	for {
+		tok, err := sc.Scan(lx)
+		if err != nil || tok.Type < 0 {
+			break
+		}
+		lx.PrevTokenType = tok.Type
+		switch tok.Type {
+		case parse.TIf, parse.TFunction, parse.TRepeat:
+			stack = append(stack, open{tok.Str, tok.Pos.Line})
+		case parse.TWhile, parse.TFor:
+			stack = append(stack, open{tok.Str, tok.Pos.Line})
+			headerDo++
+		case parse.TDo:
+			if headerDo > 0 {
+				headerDo--
+			} else {
+				stack = append(stack, open{"do", tok.Pos.Line})
+			}
+		case parse.TEnd, parse.TUntil:
+			if len(stack) > 0 {
+				stack = stack[:len(stack)-1]
+			}
+		}
+	}
+	if len(stack) == 0 {
+		return "", 0
+	}
+	top := stack[len(stack)-1]
+	return top.kw, top.line
 }
 
 // luaSyntaxText maps gopher-lua's lexer and parser messages onto Lua's.
