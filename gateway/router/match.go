@@ -270,9 +270,12 @@ func lowerASCII(s string) string {
 	return s
 }
 
-// mayMatch is the cheap prefilter of a regex path: the path must start with
-// one of the regex's possible prefixes.
+// mayMatch is the cheap prefilter of a regex path: the path must contain the
+// regex's required literal and start with one of its possible prefixes.
 func (p *pathPred) mayMatch(path string) bool {
+	if p.must != "" && !strings.Contains(path, p.must) {
+		return false
+	}
 	for i := range p.keys {
 		if hasFoldPrefix(path, p.keys[i].fold) {
 			return true

@@ -168,3 +168,19 @@ func TestFoldCanon(t *testing.T) {
 		t.Errorf("foldPath allocates %v times on a lowercase path", n)
 	}
 }
+
+func TestRequiredLiteral(t *testing.T) {
+	cases := []struct{ pat, want string }{
+		{`^/(?<tenant>[^/]+)/svc-1/items`, "/svc-1/items"},
+		{`^/a/(b)(cd)\d+/x`, "/a/bcd"},
+		{`^/a|/bcd`, ""},
+		{`^/x(?i)/LONGER`, "/x"},
+		{`^/(?:a|b)/users/(\d+)$`, "/users/"},
+		{`^.*`, ""},
+	}
+	for _, c := range cases {
+		if got := requiredLiteral(c.pat); got != c.want {
+			t.Errorf("requiredLiteral(%q) = %q, want %q", c.pat, got, c.want)
+		}
+	}
+}

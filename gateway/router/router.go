@@ -116,6 +116,7 @@ type pathPred struct {
 	re     *regexp.Regexp // anchored regex ("^" + pattern)
 	lit    string         // prefix path: the index key
 	keys   []regexKey     // regex: possible starts of a match (index keys, prefilter)
+	must   string         // regex: text every match contains (prefilter)
 }
 
 type headerPred struct {
@@ -262,7 +263,49 @@ func compilePathRegex(p string) (pathPred, error) {
 	if err != nil {
 		return pathPred{}, err
 	}
-	return pathPred{re: re, keys: regexPrefixes(pat)}, nil
+	return pathPred{re: re, keys: regexPrefixes(pat), must: requiredLiteral(pat)}, nil
+}
+
+// requiredLiteral returns the longest run of exact literal text that every
+// match of pat contains (found in the top-level concatenation, through
+// groups), or "" when there is none. Checking it with strings.Contains
+// rules out most non-matching regexes without running them.
+func requiredLiteral(pat string) string {
+	t, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return ""
+	}
+	t = t.Simplify()
+	var best, cur []rune
+	flush := func() {
+		if len(cur) > len(best) {
+			best = append(best[:0], cur...)
+		}
+		cur = cur[:0]
+	}
+	var walk func(r *syntax.Regexp)
+	walk = func(r *syntax.Regexp) {
+		switch r.Op {
+		case syntax.OpConcat:
+			for _, s := range r.Sub {
+				walk(s)
+			}
+		case syntax.OpCapture:
+			walk(r.Sub[0])
+		case syntax.OpBeginText, syntax.OpEmptyMatch:
+		case syntax.OpLiteral:
+			if r.Flags&syntax.FoldCase != 0 {
+				flush()
+				return
+			}
+			cur = append(cur, r.Rune...)
+		default:
+			flush()
+		}
+	}
+	walk(t)
+	flush()
+	return string(best)
 }
 
 // foldRune is one rune of a regex's required prefix; fold means any rune of

@@ -33,9 +33,12 @@ func benchRoutes(kind string, n int) ([]*declarative.Route, Request) {
 			// case-insensitive regexes: indexed by their case-folded prefix
 			rt = R("x", n-i, paths(`~(?i)`+seg+`/items`))
 		case "regex-alt":
-			// the required prefix stops at the alternation ("/v"): every
-			// regex is tried in priority order, as Kong's ATC router does
+			// alternations are expanded into index keys (/v1/svc-…, /v2/svc-…)
 			rt = R("x", n-i, paths(`~/(?:v1|v2)`+seg+`/items`))
+		case "regex-scan":
+			// no literal prefix beyond "/": every regex is tried in priority
+			// order before the last one matches, as in Kong's ATC router
+			rt = R("x", n-i, paths(`~/(?<tenant>[^/]+)`+seg+`/items`))
 		}
 		routes = append(routes, rt)
 	}
@@ -47,14 +50,16 @@ func benchRoutes(kind string, n int) ([]*declarative.Route, Request) {
 		req = get("api.test", fmt.Sprintf("/SVC-%06d/Items", n-1))
 	case "regex-alt":
 		req = get("api.test", fmt.Sprintf("/v2/svc-%06d/items", n-1))
+	case "regex-scan":
+		req = get("api.test", fmt.Sprintf("/acme/svc-%06d/items", n-1))
 	}
 	return routes, req
 }
 
 func BenchmarkMatch(b *testing.B) {
 	for _, n := range []int{10, 1000, 10000} {
-		for _, kind := range []string{"prefix", "mixed", "hosts", "regex-fold", "regex-alt"} {
-			if kind == "regex-alt" && n > 1000 {
+		for _, kind := range []string{"prefix", "mixed", "hosts", "regex-fold", "regex-alt", "regex-scan"} {
+			if kind == "regex-scan" && n > 1000 {
 				continue
 			}
 			b.Run(fmt.Sprintf("routes=%d/%s", n, kind), func(b *testing.B) {
@@ -77,7 +82,7 @@ func BenchmarkMatch(b *testing.B) {
 }
 
 func lowest(routes []*declarative.Route, kind string) *declarative.Route {
-	if kind == "regex-fold" || kind == "regex-alt" {
+	if kind == "regex-fold" || kind == "regex-alt" || kind == "regex-scan" {
 		return routes[len(routes)-1]
 	}
 	return routes[0]
