@@ -96,68 +96,87 @@ func luaSyntaxMessage(err error, src, name string) string {
 	return fmt.Sprintf("%s:%d: %s near '%s'", name, line, luaSyntaxText(pe.Message, false), pe.Token)
 }
 
-// eofExpectation guesses what Lua's parser wanted when the text ended too
-// early on line last: an unclosed block wants 'end' (or 'until'), which
-// shows when the closing word makes the text parse or end too early again;
-// Lua then names the block when it opened on another line. Anything else is
-// an unexpected symbol (e.g. "print(").
+// eofExpectation works out what Lua's parser wanted when the text ended
+// too early on line last (gopher-lua only says "syntax error"): an unclosed
+// block wants 'end' (or 'until'), which shows when the closing word makes
+// the text parse or end too early again; an unclosed bracket after a
+// complete expression wants its closing bracket. Lua names the opener when
+// it is on another line. Anything else is an unexpected symbol ("print(").
 func eofExpectation(src string, last int) string {
+	open, prev := unclosed(src)
+	expected := func(word string) string {
+		if open.kw == "" || open.line == last {
+			return "'" + word + "' expected"
+		}
+		return fmt.Sprintf("'%s' expected (to close '%s' at line %d)", word, open.kw, open.line)
+	}
 	for _, c := range []struct{ suffix, word string }{{"\nend", "end"}, {"\nuntil true", "until"}} {
 		_, err := parse.Parse(strings.NewReader(src+c.suffix), "")
 		var pe *parse.Error
 		if err == nil || errors.As(err, &pe) && pe.Pos.Line == parse.EOF {
-			kw, line := unclosedBlock(src)
-			if kw == "" || line == last {
-				return "'" + c.word + "' expected"
-			}
-			if kw == "repeat" {
-				c.word = "until"
-			}
-			return fmt.Sprintf("'%s' expected (to close '%s' at line %d)", c.word, kw, line)
+			return expected(c.word)
 		}
+	}
+	if closer, ok := closers[open.kw]; ok && endsExpression(prev) {
+		return expected(closer)
 	}
 	return "unexpected symbol"
 }
 
-// unclosedBlock returns the keyword and line of the innermost block that
-// src opens and does not close ("" when none).
-func unclosedBlock(src string) (string, int) {
-	type open struct {
-		kw   string
-		line int
-	}
-	var stack []open
+var closers = map[string]string{"(": ")", "[": "]", "{": "}"}
+
+// opener is a block keyword or bracket and the line it is on.
+type opener struct {
+	kw   string
+	line int
+}
+
+// unclosed scans src and returns the innermost block or bracket it opens
+// and does not close, and the type of its last token.
+func unclosed(src string) (opener, int) {
+	var stack []opener
 	headerDo := 0 // "do" tokens that belong to a while/for header
+	prev := 0
 	sc, lx := parse.NewScanner(strings.NewReader(src), ""), &parse.Lexer{}
 	for {
 		tok, err := sc.Scan(lx)
 		if err != nil || tok.Type < 0 {
 			break
 		}
-		lx.PrevTokenType = tok.Type
+		lx.PrevTokenType, prev = tok.Type, tok.Type
 		switch tok.Type {
-		case parse.TIf, parse.TFunction, parse.TRepeat:
-			stack = append(stack, open{tok.Str, tok.Pos.Line})
+		case parse.TIf, parse.TFunction, parse.TRepeat, '(', '[', '{':
+			stack = append(stack, opener{tok.Str, tok.Pos.Line})
 		case parse.TWhile, parse.TFor:
-			stack = append(stack, open{tok.Str, tok.Pos.Line})
+			stack = append(stack, opener{tok.Str, tok.Pos.Line})
 			headerDo++
 		case parse.TDo:
 			if headerDo > 0 {
 				headerDo--
 			} else {
-				stack = append(stack, open{"do", tok.Pos.Line})
+				stack = append(stack, opener{"do", tok.Pos.Line})
 			}
-		case parse.TEnd, parse.TUntil:
+		case parse.TEnd, parse.TUntil, ')', ']', '}':
 			if len(stack) > 0 {
 				stack = stack[:len(stack)-1]
 			}
 		}
 	}
 	if len(stack) == 0 {
-		return "", 0
+		return opener{}, prev
 	}
-	top := stack[len(stack)-1]
-	return top.kw, top.line
+	return stack[len(stack)-1], prev
+}
+
+// endsExpression reports whether a token can end an expression, so that a
+// closing bracket may follow it.
+func endsExpression(tok int) bool {
+	switch tok {
+	case parse.TIdent, parse.TNumber, parse.TString, parse.TEnd, parse.TTrue, parse.TFalse, parse.TNil,
+		parse.T3Comma, ')', ']', '}':
+		return true
+	}
+	return false
 }
 
 // luaSyntaxText maps gopher-lua's lexer and parser messages onto Lua's.
