@@ -135,6 +135,10 @@ func TestStatusQuery(t *testing.T) {
 	if _, ok := vms[0].(map[string]any)["http_allocated_gc"].(float64); code != 200 || !ok {
 		t.Errorf("unit=b: %d %v", code, vms)
 	}
+	dict, _ := body["memory"].(map[string]any)["lua_shared_dicts"].(map[string]any)["kong"].(map[string]any)
+	if dict == nil || dict["capacity"] != float64(5<<20) {
+		t.Errorf("lua_shared_dicts.kong = %v, want capacity 5 MiB in bytes", dict)
+	}
 	code, body = getJSON(t, "http://"+tg.status+"/status?unit=k&scale=1")
 	vms = body["memory"].(map[string]any)["workers_lua_vms"].([]any)
 	if s, _ := vms[0].(map[string]any)["http_allocated_gc"].(string); code != 200 || !regexp.MustCompile(`^\d+\.\d KiB$`).MatchString(s) {

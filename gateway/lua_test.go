@@ -133,6 +133,15 @@ services:
             n = n + 1
             kong.response.set_header("X-Count", n)
           end
+  - name: shared
+    paths: [/shared]
+    plugins:
+    - name: pre-function
+      config:
+        access:
+        - |
+          local n, err = ngx.shared.my_cache:incr("hits", 1, 0)
+          return kong.response.exit(200, tostring(n) .. (err or ""))
   - name: logs
     paths: [/logs]
     plugins:
@@ -147,6 +156,7 @@ services:
 func TestLuaEndToEnd(t *testing.T) {
 	host, port, hits := startEcho(t)
 	s := testSettings()
+	s.LuaSharedDicts = map[string]int{"my_cache": 1 << 20}
 	cfg := loadYAML(t, strings.ReplaceAll(luaConfig, "ECHO", host+":"+strconv.Itoa(port)), s)
 	var logs syncBuffer
 	g, err := New(s, slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
@@ -234,6 +244,14 @@ func TestLuaEndToEnd(t *testing.T) {
 		}
 		if last < 2 {
 			t.Errorf("counter did not persist: %d", last)
+		}
+	})
+	t.Run("ngx.shared outlives requests and states", func(t *testing.T) {
+		for i := 1; i <= 3; i++ {
+			r := tg.do(t, "GET", "/shared", nil, "")
+			if r.status != 200 || r.body != strconv.Itoa(i) {
+				t.Fatalf("request %d: %d %q", i, r.status, r.body)
+			}
 		}
 	})
 	t.Run("log phase with kong.log.serialize", func(t *testing.T) {

@@ -26,6 +26,7 @@ type Runtime struct {
 	trusted  []netip.Prefix
 	flags    headerFlags
 	shared   *lualib.SharedDicts
+	dictSize map[string]int // ngx.shared zones and their capacities
 	nodeID   string
 	hostname string
 	// realIPHeader is the lower-case real_ip_header name, "" for proxy_protocol.
@@ -60,10 +61,11 @@ func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
 		ids:      newIDGen(),
 		trusted:  trusted,
 		flags:    flags,
-		shared:   newSharedDicts(s.LuaSharedDicts),
+		dictSize: sharedDictSizes(s.LuaSharedDicts),
 		nodeID:   newUUID(),
 		hostname: host,
 	}
+	rt.shared = lualib.NewSharedDicts(rt.dictSize)
 	if s.RealIPHeader != "proxy_protocol" {
 		rt.realIPHeader = s.RealIPHeader
 	}

@@ -3,8 +3,6 @@ package gateway
 import (
 	"fmt"
 	"strings"
-
-	"luagate/lualib"
 )
 
 // defaultSharedDicts are the lua_shared_dict zones Kong's nginx template
@@ -43,9 +41,8 @@ func parseSharedDicts(v string) (map[string]int, error) {
 	return out, nil
 }
 
-// newSharedDicts creates the ngx.shared store: Kong's zones plus the
-// configured ones.
-func newSharedDicts(extra map[string]int) *lualib.SharedDicts {
+// sharedDictSizes is Kong's zones plus the configured ones.
+func sharedDictSizes(extra map[string]int) map[string]int {
 	sizes := make(map[string]int, len(defaultSharedDicts)+len(extra))
 	for k, v := range defaultSharedDicts {
 		sizes[k] = v
@@ -53,5 +50,5 @@ func newSharedDicts(extra map[string]int) *lualib.SharedDicts {
 	for k, v := range extra {
 		sizes[k] = v
 	}
-	return lualib.NewSharedDicts(sizes)
+	return sizes
 }

@@ -43,6 +43,10 @@ func (g *Gateway) StatusBody(unit string, scale int) (map[string]any, error) {
 		heap = samples[0].Value.Uint64()
 	}
 	rt := g.rt
+	dicts := make(map[string]any, len(rt.dictSize))
+	for name, capacity := range rt.dictSize {
+		dicts[name] = map[string]any{"capacity": size(uint64(capacity))}
+	}
 	writing := rt.inflight.Load()
 	active := rt.active.Load()
 	waiting := active - writing
@@ -52,7 +56,7 @@ func (g *Gateway) StatusBody(unit string, scale int) (map[string]any, error) {
 	return map[string]any{
 		"configuration_hash": g.Current().Hash(),
 		"memory": map[string]any{
-			"lua_shared_dicts": map[string]any{},
+			"lua_shared_dicts": dicts,
 			"workers_lua_vms":  []any{map[string]any{"http_allocated_gc": size(heap), "pid": os.Getpid()}},
 		},
 		"server": map[string]any{
