@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	lua "github.com/yuin/gopher-lua"
+	"sigs.k8s.io/yaml"
 
 	"luagate/lualib"
 	"luagate/lualib/internal/redistest"
@@ -460,4 +462,103 @@ func BenchmarkRedisIncr(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestRateLimitingExample runs testdata/examples/rate-limiting.yml's
+// function against a real Redis (its hardcoded 6379 replaced by the test
+// server's port).
+func TestRateLimitingExample(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	raw, err := os.ReadFile("../testdata/examples/rate-limiting.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services []struct {
+			Plugins []struct {
+				Config struct {
+					Access []string `json:"access"`
+				} `json:"config"`
+			} `json:"plugins"`
+		} `json:"services"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	src := doc.Services[0].Plugins[0].Config.Access[0]
+	if !strings.Contains(src, `red:connect("127.0.0.1", 6379)`) {
+		t.Fatalf("the example no longer connects to 127.0.0.1:6379:\n%s", src)
+	}
+	nets := lualib.NewNetPools()
+	t.Cleanup(nets.Close)
+	L := newIOState(t, nets, lualib.PhaseAccess, nil)
+	lualib.Unbind(L)
+	load := func(port int) *lua.LFunction {
+		fn, err := L.LoadString(strings.Replace(src, "6379", strconv.Itoa(port), 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fn
+	}
+	fn := load(srv.Port)
+	request := func(t *testing.T, fn *lua.LFunction, ip, tier string) *lualibtest.FakeExchange {
+		t.Helper()
+		ex := lualibtest.New()
+		ex.RemoteIP = ip
+		if tier != "" {
+			ex.AddHeader("X-API-Tier", tier)
+		}
+		lualib.Bind(L, ex)
+		lualib.SetPhase(L, lualib.PhaseAccess)
+		defer lualib.Unbind(L)
+		L.Push(fn)
+		if err := L.PCall(0, 0, nil); err != nil && !lualib.IsExit(err) {
+			t.Fatalf("request from %s (%q): %s", ip, tier, errText(err))
+		}
+		return ex
+	}
+	header := func(ex *lualibtest.FakeExchange, name string) string {
+		v, _ := ex.ResponseHeader(name)
+		return v
+	}
+
+	t.Run("free tier", func(t *testing.T) {
+		for i := 1; i <= 10; i++ {
+			ex := request(t, fn, "10.1.0.1", "")
+			if ex.Exited() {
+				t.Fatalf("request %d answered %d %s", i, ex.LastExit().Status, ex.LastExit().Body)
+			}
+			if l, r := header(ex, "X-RateLimit-Limit"), header(ex, "X-RateLimit-Remaining"); l != "10" || r != strconv.Itoa(10-i) {
+				t.Fatalf("request %d: limit %q remaining %q, want 10 and %d", i, l, r, 10-i)
+			}
+		}
+		ex := request(t, fn, "10.1.0.1", "free")
+		exit := ex.LastExit()
+		if exit == nil || exit.Status != 429 || string(exit.Body) != `{"message":"Rate limit exceeded"}` {
+			t.Fatalf("11th request: %+v, want 429 Rate limit exceeded", exit)
+		}
+		if l, r := header(ex, "X-RateLimit-Limit"), header(ex, "X-RateLimit-Remaining"); l != "10" || r != "0" {
+			t.Errorf("429 headers: limit %q remaining %q", l, r)
+		}
+		if ex := request(t, fn, "10.1.0.1", "unknown"); !ex.Exited() {
+			t.Error("an unknown tier counts as free and is limited too")
+		}
+		if ex := request(t, fn, "10.1.0.2", ""); ex.Exited() || header(ex, "X-RateLimit-Remaining") != "9" {
+			t.Error("another client IP has its own counter")
+		}
+	})
+	t.Run("tiers", func(t *testing.T) {
+		for _, tc := range []struct{ tier, limit string }{{"basic", "100"}, {"premium", "1000"}} {
+			ex := request(t, fn, "10.1.0.1", tc.tier)
+			if ex.Exited() || header(ex, "X-RateLimit-Limit") != tc.limit {
+				t.Errorf("%s: exited %v, limit %q, want %s", tc.tier, ex.Exited(), header(ex, "X-RateLimit-Limit"), tc.limit)
+			}
+		}
+	})
+	t.Run("redis down fails open", func(t *testing.T) {
+		ex := request(t, load(1), "10.1.0.3", "")
+		if ex.Exited() {
+			t.Errorf("answered %d with Redis unreachable, want the request to go through", ex.LastExit().Status)
+		}
+	})
 }
