@@ -428,3 +428,72 @@ func TestReloadUnderLoad(t *testing.T) {
 		t.Fatalf("too little load: %d swaps, %d requests", swaps, total.Load())
 	}
 }
+
+// TestWatcherReloadsOnLuaFileEdit: DECISIONS rows 2 and 13: a function
+// given as a file is watched, and editing it changes the hash and reloads.
+func TestWatcherReloadsOnLuaFileEdit(t *testing.T) {
+	dir := t.TempDir()
+	lua := filepath.Join(dir, "functions", "v.lua")
+	if err := os.MkdirAll(filepath.Dir(lua), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	body := func(v string) string {
+		return fmt.Sprintf("kong.response.exit(200, { pre = %q, post = %q })\n", v, v)
+	}
+	writeFile(t, lua, body("A"))
+	text := `_format_version: "3.0"
+services:
+- name: svc
+  url: http://127.0.0.1:9
+  routes:
+  - name: r
+    paths:
+    - /v
+  plugins:
+  - name: pre-function
+    config:
+      access:
+      - functions/v.lua
+`
+	path := filepath.Join(dir, "kong.yml")
+	writeFile(t, path, text)
+	s := testSettings()
+	s.DeclarativeConfig = path
+	g, err := New(s, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := g.LoadFile(path); err != nil {
+		t.Fatalf("LoadFile: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	<-g.Started()
+	lg := &fileGateway{testGateway: &testGateway{g: g, proxy: g.Addrs("proxy")[0], status: g.Addrs("status")[0],
+		client: &http.Client{Timeout: 10 * time.Second}}, path: path}
+	lg.waitVersion(t, "A")
+	hashA := g.Current().Hash()
+
+	writeFile(t, lua, body("B"))
+	lg.waitVersion(t, "B")
+	if g.Current().Hash() == hashA {
+		t.Error("editing the Lua file did not change configuration_hash")
+	}
+	// A syntax error in the file is rejected with its place; B keeps serving.
+	writeFile(t, lua, "kong.response.exit(200, {\n")
+	deadline := time.Now().Add(10 * time.Second)
+	for g.ReloadStats().LastSuccessful {
+		if time.Now().After(deadline) {
+			t.Fatal("the broken Lua file was never rejected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if v := lg.version(t); v != "B" {
+		t.Errorf("serving %q after a broken Lua edit, want B", v)
+	}
+	if e := g.ReloadStats().LastError; !strings.Contains(e, "v.lua") {
+		t.Errorf("LastError = %q, want the file named", e)
+	}
+}
