@@ -47,6 +47,14 @@ func (r *Router) Match(req *Request, m *Match) bool {
 	}
 	lists := r.idx.candidates(ri.host, req.Path, fpath, buf[:0])
 
+	if len(lists) == 1 {
+		for _, rank := range lists[0] {
+			if r.try(rank, &ri, m) {
+				return true
+			}
+		}
+		return false
+	}
 	// Merge the ascending rank lists; the first candidate that matches wins.
 	for {
 		best := int32(-1)
@@ -63,28 +71,36 @@ func (r *Router) Match(req *Request, m *Match) bool {
 				lists[i] = l[1:]
 			}
 		}
-		mt := &r.matchers[best]
-		pi, needsHTTPS, ok := mt.match(&ri)
-		if !ok {
-			continue
+		if r.try(best, &ri, m) {
+			return true
 		}
-		m.Route = mt.route
-		m.Service = mt.service
-		m.NeedsHTTPS = needsHTTPS
-		if pi >= 0 {
-			m.MatchedPath = true
-			m.Strip = mt.strip
-			p := &mt.paths[pi]
-			text := p.prefix
-			if p.re != nil {
-				text = fillCaptures(p, req.Path, m)
-			}
-			if mt.strip {
-				m.Prefix = text
-			}
-		}
+	}
+}
+
+// try evaluates the matcher of rank and fills m when it matches.
+func (r *Router) try(rank int32, ri *reqInfo, m *Match) bool {
+	mt := &r.matchers[rank]
+	pi, needsHTTPS, ok := mt.match(ri)
+	if !ok {
+		return false
+	}
+	m.Route = mt.route
+	m.Service = mt.service
+	m.NeedsHTTPS = needsHTTPS
+	if pi < 0 {
 		return true
 	}
+	m.MatchedPath = true
+	m.Strip = mt.strip
+	p := &mt.paths[pi]
+	text := p.prefix
+	if p.re != nil && (mt.strip || p.re.NumSubexp() > 0) {
+		text = fillCaptures(p, ri.req.Path, m)
+	}
+	if mt.strip {
+		m.Prefix = text
+	}
+	return true
 }
 
 // fillCaptures runs the winning regex again to extract its match and groups;
@@ -170,7 +186,7 @@ func (mt *matcher) match(ri *reqInfo) (int, bool, bool) {
 		}
 		ok := false
 		for i := range mt.snis {
-			if mt.snis[i].match(ri.sni, 0) {
+			if mt.snis[i].match(ri.sni, anyPort) {
 				ok = true
 				break
 			}

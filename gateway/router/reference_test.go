@@ -136,16 +136,16 @@ func newRef(routes []*declarative.Route) *refRouter {
 func refSplitHost(h string) (string, int, bool) {
 	host, ps, ok := strings.Cut(h, ":")
 	if !ok || ps == "" {
-		return h, 0, false
+		return h, -1, false
 	}
 	for _, c := range ps {
 		if c < '0' || c > '9' {
-			return h, 0, false
+			return h, -1, false
 		}
 	}
 	n, err := strconv.Atoi(ps)
 	if err != nil || n > 1<<20 {
-		n = -1
+		n = -2
 	}
 	return host, n, true
 }
@@ -190,7 +190,7 @@ func (ref *refRouter) match(req *Request) (refResult, bool) {
 			ok := false
 			for _, h := range r.Hosts {
 				hh, hp, _ := refSplitHost(h)
-				if refHostMatch(hh, host) && (hp == 0 || hp == port) {
+				if refHostMatch(hh, host) && (hp == -1 || hp == port) {
 					ok = true
 				}
 			}

@@ -1,8 +1,3 @@
-// Package router matches HTTP requests to Kong routes with the semantics and
-// priority order of Kong's traditional_compatible router flavor.
-//
-// A Router is compiled once from the routes of a declarative config and is
-// immutable afterwards, so any number of goroutines may call Match on it.
 package router
 
 import (
@@ -94,11 +89,11 @@ const (
 type hostPred struct {
 	kind  hostKind
 	value string // lowercase
-	port  int    // 0: any port
+	port  int    // anyPort, or the port the request must use
 }
 
 func (h *hostPred) match(host string, port int) bool {
-	if h.port != 0 && h.port != port {
+	if h.port != anyPort && h.port != port {
 		return false
 	}
 	switch h.kind {
@@ -201,30 +196,34 @@ func routeName(rt *declarative.Route) string {
 	}
 }
 
+// anyPort marks a host entry without a port.
+const anyPort = -1
+
 // splitHostPort splits "host:port" at the first ':' like Kong: the remainder
 // must be all digits to count as a port, otherwise the whole string is the
-// host. A port too large to be real is returned as -1 (never matches).
+// host (and the port is anyPort). A port too large to be real is returned
+// as -2.
 func splitHostPort(s string) (string, int, bool) {
 	i := strings.IndexByte(s, ':')
 	if i < 0 {
-		return s, 0, false
+		return s, anyPort, false
 	}
 	ps := s[i+1:]
 	if ps == "" {
-		return s, 0, false
+		return s, anyPort, false
 	}
 	port := 0
 	for j := 0; j < len(ps); j++ {
 		c := ps[j]
 		if c < '0' || c > '9' {
-			return s, 0, false
+			return s, anyPort, false
 		}
 		if port <= 1<<20 {
 			port = port*10 + int(c-'0')
 		}
 	}
 	if port > 1<<20 {
-		port = -1
+		port = -2
 	}
 	return s[:i], port, true
 }
@@ -248,11 +247,11 @@ func compileSNI(s string) hostPred {
 	}
 	switch {
 	case strings.HasPrefix(s, "*"):
-		return hostPred{kind: hostSuffix, value: s[1:]}
+		return hostPred{kind: hostSuffix, value: s[1:], port: anyPort}
 	case strings.HasSuffix(s, "*"):
-		return hostPred{kind: hostPrefix, value: s[:len(s)-1]}
+		return hostPred{kind: hostPrefix, value: s[:len(s)-1], port: anyPort}
 	}
-	return hostPred{kind: hostExact, value: s}
+	return hostPred{kind: hostExact, value: s, port: anyPort}
 }
 
 // compilePathRegex compiles a "~..." route path the way Kong does: the "~"
