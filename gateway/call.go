@@ -332,6 +332,7 @@ func (r *request) copyResponse() {
 	if f.requestID {
 		out.SetBytesV(hdrRequestID, r.id[:])
 	}
+	r.debugHeaders(out)
 }
 
 // listedIn reports whether name appears as a token of a Connection value.

@@ -355,3 +355,19 @@ func TestStreamingBodies(t *testing.T) {
 		}
 	})
 }
+
+func TestDebugHeader(t *testing.T) {
+	host, port, _ := startEcho(t)
+	s := testSettings()
+	s.AllowDebugHeader = true
+	cfg := headersConfig(host, port)
+	tg := startGateway(t, cfg, s, nil)
+	r := tg.do(t, "GET", "/plain", map[string]string{"Kong-Debug": "1"}, "")
+	if r.header.Get("Kong-Route-Name") != "plain" || r.header.Get("Kong-Service-Name") != "echo" ||
+		r.header.Get("Kong-Route-Id") != cfg.Routes[0].ID || r.header.Get("Kong-Service-Id") != cfg.Services[0].ID {
+		t.Errorf("debug headers: %v", r.header)
+	}
+	if r := tg.do(t, "GET", "/plain", nil, ""); r.header.Get("Kong-Route-Id") != "" {
+		t.Errorf("debug headers without Kong-Debug")
+	}
+}

@@ -460,10 +460,29 @@ func (r *request) writeExit() {
 	if f.requestID {
 		resp.Header.Set(hdrRequestID, r.requestIDView())
 	}
+	r.debugHeaders(&resp.Header)
 	if r.exitHasBody {
 		r.respBody = append(r.respBody[:0], r.exitBody...)
 	} else {
 		r.respBody = r.respBody[:0]
+	}
+}
+
+// debugHeaders adds Kong-Route-Id/Name and Kong-Service-Id/Name when
+// allow_debug_header is on and the client sent Kong-Debug.
+func (r *request) debugHeaders(h *fasthttp.ResponseHeader) {
+	if !r.rt.settings.AllowDebugHeader || r.rs == nil || len(r.ctx.Request.Header.Peek("Kong-Debug")) == 0 {
+		return
+	}
+	h.Set("Kong-Route-Id", r.rs.route.ID)
+	if r.rs.route.Name != "" {
+		h.Set("Kong-Route-Name", r.rs.route.Name)
+	}
+	if svc := r.rs.service; svc != nil {
+		h.Set("Kong-Service-Id", svc.ID)
+		if svc.Name != "" {
+			h.Set("Kong-Service-Name", svc.Name)
+		}
 	}
 }
 
