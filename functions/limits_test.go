@@ -55,6 +55,13 @@ func TestLimitsDiscardTheState(t *testing.T) {
 			if !strings.Contains(re.Message, tt.want) {
 				t.Errorf("message %q lacks %q", re.Message, tt.want)
 			}
+			// later functions of the same request still run on its state
+			if err := set.Handler(good).Run(lualib.PhaseAccess, ex, &lease); err != nil {
+				t.Fatalf("same request, next plugin: %v", err)
+			}
+			if upHeader(ex, "X-Out") != "fine" {
+				t.Error("same request, next plugin did not run")
+			}
 			lease.Release()
 			if n := set.idleStates(); n != 0 {
 				t.Errorf("the broken state went back to the pool (%d idle)", n)

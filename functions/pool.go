@@ -26,6 +26,7 @@ type state struct {
 	ctx     context.Context // set on L once; cancelled only by the watchdog
 	cancel  context.CancelFunc
 	timer   *time.Timer // the watchdog: armed around every call
+	fired   bool        // the watchdog fired: arm again before the next call
 	broken  bool        // discard instead of pooling (timeout, limit breach)
 }
 
@@ -51,27 +52,32 @@ func (s *Set) newState() (st *state, err error) {
 		}
 	}()
 	L := s.vm.newState(opts)
-	// The context is created once per state and cancelled only when the
-	// watchdog timer fires; each call only re-arms and stops the timer.
-	// gopher-lua can only be interrupted through a context, which costs a
-	// channel poll per instruction whatever the context is;
-	// BenchmarkWatchdogInterleaved compares this with no limit and with a
-	// context.WithTimeout per call (numbers in the package README).
-	ctx, cancel := context.WithCancel(context.Background())
-	L.SetContext(ctx)
 	st = &state{
 		L:       L,
 		slots:   make([]slot, s.nslots),
 		confs:   make([]*lua.LTable, s.nconfs),
 		sandbox: newSandbox(L, s.settings.UntrustedLua, s.settings.SandboxRequires, s.settings.SandboxEnvironment),
 		max:     s.settings.MaxExecutionTime,
-		ctx:     ctx,
-		cancel:  cancel,
-		timer:   time.AfterFunc(time.Hour, cancel),
 	}
-	st.timer.Stop()
+	st.arm()
 	st.lease = Lease{set: s, st: st}
 	return st, nil
+}
+
+// arm gives the state a fresh context and watchdog timer. The context is
+// created once per state (and again only after the watchdog fired) and
+// cancelled only by the timer; each call just re-arms and stops the timer.
+// gopher-lua can only be interrupted through a context, which costs a
+// channel poll per instruction whatever the context is;
+// BenchmarkWatchdogInterleaved compares this with no limit and with a
+// context.WithTimeout per call (numbers in the package README).
+func (st *state) arm() {
+	ctx, cancel := context.WithCancel(context.Background())
+	st.ctx, st.cancel = ctx, cancel
+	st.L.SetContext(ctx)
+	st.timer = time.AfterFunc(time.Hour, cancel)
+	st.timer.Stop()
+	st.fired = false
 }
 
 func (st *state) close() {

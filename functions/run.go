@@ -54,12 +54,17 @@ func (st *state) run(h *Handler, r fnRef) error {
 // call runs the function and arguments on top of the stack under the
 // watchdog: past lua_max_execution_time the state's context is cancelled,
 // the VM raises an error at its next instruction and the state is marked
-// for discarding.
+// for discarding when the request releases it.
 func (st *state) call(nargs, nret int) error {
+	if st.fired {
+		// The rest of the request (later phases, other plugins) still
+		// runs on this state; it is discarded at release.
+		st.arm()
+	}
 	st.timer.Reset(st.max)
 	err := st.L.PCall(nargs, nret, nil)
 	if !st.timer.Stop() {
-		st.broken = true // fired: the context is cancelled for good
+		st.fired, st.broken = true, true // the context is cancelled (or about to be)
 	}
 	return err
 }
