@@ -29,7 +29,9 @@
 //     into \d);
 //   - regexes run on Go's regexp, not Rust's regex crate: \d, \w, \s and \b
 //     are ASCII-only here (Unicode in Rust); (?i) folding is Unicode in both;
-//   - an http-only route is not a candidate for an https request, so a
-//     lower-priority route may still match (spec 3.2: "an https request
-//     gets 404" when nothing else matches).
+//   - protocols follow Kong's net.protocol condition (grpc counts as http,
+//     grpcs as https; a route whose only protocol is https has none, and a
+//     plain request to it sets Match.NeedsHTTPS): an http-only route is not
+//     a candidate for an https request, so a lower-priority route may still
+//     match (spec 3.2: the request gets 404 when nothing else matches).
 package router

@@ -143,15 +143,11 @@ func fillCaptures(p *pathPred, path string, m *Match) string {
 // an https redirect.
 func (mt *matcher) match(ri *reqInfo) (int, bool, bool) {
 	needsHTTPS := false
-	if ri.tls {
-		if !mt.allowTLS {
-			return 0, false, false
-		}
-	} else if !mt.allowPlain {
-		if !mt.allowTLS {
-			return 0, false, false
-		}
-		needsHTTPS = true
+	switch {
+	case mt.httpsOnly:
+		needsHTTPS = !ri.tls
+	case ri.tls && !mt.allowTLS, !ri.tls && !mt.allowPlain:
+		return 0, false, false
 	}
 	if len(mt.methods) > 0 {
 		ok := false

@@ -15,7 +15,7 @@ var (
 	poolHNames  = []string{"x-a", "x_b", "X-C"}
 	poolHVals   = []string{"1", "v", `~*^v\d$`, "V", "~*x"}
 	poolSNIs    = []string{"a.com", "*.a.com", "b.com.", "A.COM", "*"}
-	poolProtos  = [][]string{{"http", "https"}, {"http", "https"}, {"http"}, {"https"}, {"grpc", "grpcs"}, {"tls"}, nil}
+	poolProtos  = [][]string{{"http", "https"}, {"http", "https"}, {"http"}, {"https"}, {"grpc", "grpcs"}, {"grpcs"}, {"grpc"}, {"tls"}, nil}
 
 	reqHosts   = []string{"a.com", "A.COM", "x.a.com", "x.a.com:8080", "a.org", "b.com:8000", "", "a.com:abc", "y.x.a.com:8443", "b.net", "a.com:8000", "B.com"}
 	reqPaths   = []string{"/", "/z", "/xz", "/Bc", "/ac", "/a12", "/AB/X", "/\u017F1", "/S2", "/a", "/ab", "/a/1", "/a/b", "/b/x", "/abc/d", "/A", "/c", "/a/b/c", "/ab/x", "/abc", "/a/", "/x/b"}

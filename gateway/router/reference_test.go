@@ -176,10 +176,11 @@ func (ref *refRouter) match(req *Request) (refResult, bool) {
 			plain = plain || p == "http" || p == "grpc"
 			tls = tls || p == "https" || p == "grpcs"
 		}
-		if isTLS && !tls || !isTLS && !plain && !tls {
+		if len(r.Protocols) == 1 && r.Protocols[0] == "https" {
+			res.needsHTTPS = !isTLS
+		} else if isTLS && !tls || !isTLS && !plain {
 			continue
 		}
-		res.needsHTTPS = !isTLS && !plain
 		if len(r.Methods) > 0 && !contains(r.Methods, req.Method) {
 			continue
 		}

@@ -51,9 +51,9 @@ type Match struct {
 	Captures []string
 	// Named maps named groups to their captured text (nil when none).
 	Named map[string]string
-	// NeedsHTTPS is true when the route only accepts TLS protocols and the
+	// NeedsHTTPS is true when the route's only protocol is https and the
 	// request came over plain http: the proxy answers 426 or redirects
-	// according to Route.HTTPSRedirectStatusCode.
+	// according to Route.HTTPSRedirectStatusCode (spec 3.6).
 	NeedsHTTPS bool
 }
 
@@ -133,8 +133,9 @@ type matcher struct {
 	paths      []pathPred
 	headers    []headerPred
 	snis       []hostPred
-	allowPlain bool
-	allowTLS   bool
+	allowPlain bool // plain http requests match
+	allowTLS   bool // https requests match
+	httpsOnly  bool // protocols is exactly [https]: plain requests match with NeedsHTTPS
 	strip      bool
 }
 
@@ -517,8 +518,14 @@ func compileRoute(rt *declarative.Route, order int) ([]matcher, error) {
 		}
 		base.headers = append(base.headers, hp)
 	}
-	if len(rt.Protocols) == 0 {
+	// Kong adds a net.protocol condition (grpc counting as http, grpcs as
+	// https) unless the route's only protocol is https: then any scheme
+	// matches, so that the proxy can answer 426 or redirect.
+	switch {
+	case len(rt.Protocols) == 0:
 		base.allowPlain, base.allowTLS = true, true
+	case len(rt.Protocols) == 1 && rt.Protocols[0] == "https":
+		base.httpsOnly = true
 	}
 	for _, p := range rt.Protocols {
 		switch p {

@@ -180,6 +180,8 @@ func conformanceCases() []conformanceCase {
 			req: req("h", "/x", withTLS("h")), want: "both"},
 		{name: "http-only route over http", routes: []*declarative.Route{R("a", 1, paths("/"), protos("http"))}, req: get("h", "/"), want: "a"},
 		{name: "grpc route still matches an http request (proxy answers 415)", routes: []*declarative.Route{R("a", 1, paths("/"), protos("grpc", "grpcs"))}, req: get("h", "/"), want: "a"},
+		{name: "grpcs-only route does not take plain http (only [https] is exempt)", routes: []*declarative.Route{R("a", 1, paths("/"), protos("grpcs"))}, req: get("h", "/"), want: ""},
+		{name: "grpc-only route does not take https", routes: []*declarative.Route{R("a", 1, paths("/"), protos("grpc"))}, req: req("h", "/", withTLS("h")), want: ""},
 		{name: "stream routes are not http routes", routes: []*declarative.Route{R("a", 1, snis("a.com"), protos("tls"))}, req: req("h", "/", withTLS("a.com")), want: ""},
 
 		// ---- splitting
