@@ -42,6 +42,7 @@ services:
       - kong.service.request.set_header("x-pre", "1")
 - name: second # a comment on second
   host: example.com
+  tags: [b, c]
 consumers:
 - username: alice
 plugins:
@@ -262,6 +263,10 @@ func TestReadEndpoints(t *testing.T) {
 		{"service page 2", "GET", next, 200, map[string]any{"data.0.name": "second", "next": nil}},
 		{"bad offset", "GET", "/services?offset=bad!", 400, map[string]any{"code": 7.0, "name": "invalid offset", "message": "'bad!' is not a valid offset: bad base64 encoding"}},
 		{"bad size", "GET", "/services?size=0", 400, map[string]any{"code": 9.0}},
+		{"tags and", "GET", "/services?tags=b,c", 200, map[string]any{"data.0.name": "second", "data.1": nil}},
+		{"tags and misses", "GET", "/services?tags=b,x", 200, map[string]any{"data.0": nil}},
+		{"tags or", "GET", "/services?tags=x/c", 200, map[string]any{"data.0.name": "second", "data.1": nil}},
+		{"tags mixed", "GET", "/services?tags=a,b/c", 400, map[string]any{"code": 11.0}},
 		{"service by name", "GET", "/services/my-service", 200, map[string]any{"id": svcID, "protocol": "http", "host": "127.0.0.1", "path": nil, "tags": nil, "client_certificate": nil, "retries": 5.0, "enabled": true}},
 		{"service by id", "GET", "/services/" + svcID, 200, map[string]any{"name": "my-service"}},
 		{"missing service", "GET", "/services/nope", 404, map[string]any{"message": "Not found"}},
@@ -574,6 +579,12 @@ func TestEntityWrites(t *testing.T) {
 		{name: "patch service port by form", method: "PATCH", path: "/services/second", body: url.Values{"port": {"8443"}, "protocol": {"https"}},
 			status: 200, want: map[string]any{"port": 8443.0, "protocol": "https", "host": "example.com", "name": "second"},
 			fileHas: []string{"port: 8443", "# a comment on second"}},
+		{name: "patch path of a url service", method: "PATCH", path: "/services/my-service", body: map[string]any{"path": "/base"},
+			status: 200, want: map[string]any{"path": "/base", "host": "127.0.0.1", "protocol": "http", "port": "*"},
+			fileLacks: []string{"url: http://127.0.0.1"}},
+		{name: "patch url replaces the parts", method: "PATCH", path: "/services/second", body: map[string]any{"url": "https://example.net/x"},
+			status: 200, want: map[string]any{"protocol": "https", "host": "example.net", "port": 443.0, "path": "/x"},
+			fileHas: []string{"url: https://example.net/x"}, fileLacks: []string{"port: 8443"}},
 		{name: "patch plugin config merges", method: "PATCH", path: "/plugins/" + prePlugin, body: map[string]any{"config": map[string]any{"header_filter": []string{"kong.response.set_header('x-h', '1')"}}},
 			status: 200, want: map[string]any{"config.access.0": `kong.service.request.set_header("x-pre", "1")`, "config.header_filter.0": "kong.response.set_header('x-h', '1')"}},
 		{name: "patch missing", method: "PATCH", path: "/services/nope", body: map[string]any{"port": 1}, status: 404, want: map[string]any{"message": "Not found"}},
@@ -717,7 +728,7 @@ func TestWritesKeepLayout(t *testing.T) {
 	}{
 		{"patch adds a field", "PATCH", "/services/second", map[string]any{"port": 8443},
 			func(o string) string {
-				return strings.Replace(o, "  host: example.com\n", "  host: example.com\n  port: 8443\n", 1)
+				return strings.Replace(o, "  tags: [b, c]\n", "  tags: [b, c]\n  port: 8443\n", 1)
 			}},
 		{"delete cascades and drops an emptied list", "DELETE", "/routes/other", nil,
 			func(o string) string {
@@ -730,7 +741,7 @@ func TestWritesKeepLayout(t *testing.T) {
 			}},
 		{"create adds a nested list", "POST", "/services/second/routes", map[string]any{"name": "r9", "paths": []string{"/r9"}},
 			func(o string) string {
-				return strings.Replace(o, "  host: example.com\n", "  host: example.com\n  routes:\n  - name: r9\n    paths:\n    - /r9\n", 1)
+				return strings.Replace(o, "  tags: [b, c]\n", "  tags: [b, c]\n  routes:\n  - name: r9\n    paths:\n    - /r9\n", 1)
 			}},
 		{"delete the only consumer", "DELETE", "/consumers/alice", nil,
 			func(o string) string { return strings.Replace(o, "consumers:\n- username: alice\n", "", 1) }},

@@ -170,6 +170,12 @@ func page(r map[string][]string, base string, list []*entity) (int, any, error) 
 		}
 		size = n
 	}
+	if tq := q.Get("tags"); tq != "" {
+		var err error
+		if list, err = filterTags(list, tq); err != nil {
+			return 0, nil, err
+		}
+	}
 	start := 0
 	if o := q.Get("offset"); o != "" {
 		n, err := decodeOffset(o)
@@ -191,10 +197,45 @@ func page(r map[string][]string, base string, list []*entity) (int, any, error) 
 		if q.Get("size") != "" {
 			next.Set("size", strconv.Itoa(size))
 		}
+		if tq := q.Get("tags"); tq != "" {
+			next.Set("tags", tq)
+		}
 		body["next"] = base + "?" + next.Encode()
 		body["offset"] = off
 	}
 	return 200, body, nil
+}
+
+// filterTags applies Kong's ?tags= filter: "a,b" needs every tag, "a/b"
+// any of them.
+func filterTags(list []*entity, q string) ([]*entity, error) {
+	and, or := strings.Contains(q, ","), strings.Contains(q, "/")
+	if and && or {
+		return nil, &apiError{400, map[string]any{"code": 11, "name": "invalid options",
+			"message": "invalid option (tags: invalid filter syntax)", "options": map[string]any{"tags": "invalid filter syntax"}}}
+	}
+	want := strings.FieldsFunc(q, func(r rune) bool { return r == ',' || r == '/' })
+	var out []*entity
+	for _, e := range list {
+		have := map[string]bool{}
+		if tags, ok := e.obj["tags"].([]any); ok {
+			for _, t := range tags {
+				if s, ok := t.(string); ok {
+					have[s] = true
+				}
+			}
+		}
+		n := 0
+		for _, w := range want {
+			if have[w] {
+				n++
+			}
+		}
+		if (or && n > 0) || (!or && n == len(want)) {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 func encodeOffset(n int) string {

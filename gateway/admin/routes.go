@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -384,6 +385,11 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 	} else {
 		w.d.noteRerender(seq, node)
 	}
+	if w.k.plural == "services" && !replace {
+		if err := serviceURL(node, f); err != nil {
+			return 0, nil, err
+		}
+	}
 	if replace {
 		if !isUUID(urlKey) && w.k.key != "" {
 			if _, ok := f[w.k.key]; !ok {
@@ -616,6 +622,63 @@ func (w *edit) entityError(err error, path string) error {
 		fields["@entity"] = all
 	}
 	return schemaViolation(fields)
+}
+
+// urlParts are the service fields the url shorthand sets.
+var urlParts = []string{"protocol", "host", "port", "path"}
+
+// serviceURL keeps a PATCH of a service meaningful next to the url
+// shorthand, which the loader lets win over protocol, host, port and path:
+// a new url drops those fields; a change of one of them expands the url
+// already in the file into the four fields first.
+func serviceURL(node *yaml.Node, f map[string]any) error {
+	if _, ok := f["url"]; ok {
+		for _, k := range urlParts {
+			mapDel(node, k)
+		}
+		return nil
+	}
+	old := mapGet(node, "url")
+	if old == nil || old.Kind != yaml.ScalarNode {
+		return nil
+	}
+	touched := false
+	for _, k := range urlParts {
+		if _, ok := f[k]; ok {
+			touched = true
+		}
+	}
+	if !touched {
+		return nil
+	}
+	u, err := url.Parse(old.Value)
+	if err != nil {
+		return schemaViolation(map[string]any{"url": "could not parse url. " + err.Error()})
+	}
+	proto := u.Scheme
+	if proto == "" {
+		proto = "http"
+	}
+	port := u.Port()
+	if port == "" {
+		port = "80"
+		if proto == "https" {
+			port = "443"
+		}
+	}
+	parts := []*yaml.Node{strScalar("protocol"), strScalar(proto), strScalar("host"), strScalar(u.Hostname()),
+		strScalar("port"), {Kind: yaml.ScalarNode, Tag: "!!int", Value: port}}
+	if p := u.EscapedPath(); p != "" {
+		parts = append(parts, strScalar("path"), strScalar(p))
+	}
+	for i := 0; i+1 < len(node.Content); i += 2 {
+		if node.Content[i].Value == "url" {
+			rest := append(parts, node.Content[i+2:]...)
+			node.Content = append(node.Content[:i], rest...)
+			break
+		}
+	}
+	return nil
 }
 
 func newUUID() string {
