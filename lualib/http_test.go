@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -220,5 +221,39 @@ func TestHTTPS(t *testing.T) {
 	got := eval(t, L, `local res, err = require("resty.http").new():request_uri(BASE .. "/echo"); return res, err`)
 	if !strings.HasPrefix(got, `nil|"`) || !strings.Contains(got, "certificate") {
 		t.Errorf("self-signed certificate with ssl_verify on: %s, want nil and a certificate error", got)
+	}
+}
+
+func TestHTTPUnixSocketAndServerName(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "http.sock")
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unixSrv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "unix %s %s host=%s", r.Method, r.URL.RequestURI(), r.Host)
+	})}
+	go unixSrv.Serve(l)
+	t.Cleanup(func() { unixSrv.Close() })
+
+	tlsSrv, _ := echoServer(t, true) // certificate for 127.0.0.1 and example.com
+	L := newIOState(t, lualib.NewNetPools(), lualib.PhaseAccess, nil)
+	L.SetGlobal("SOCK", lua.LString(sock))
+	L.SetGlobal("TLSPORT", lua.LNumber(tlsSrv.Listener.Addr().(*net.TCPAddr).Port))
+	for _, tc := range []struct{ name, code, want string }{
+		{"unix socket", `local httpc = require("resty.http").new(); assert(httpc:connect("unix:" .. SOCK))
+			local res = assert(httpc:request{path = "/x", query = "a=1"}); return res:read_body()`, `"unix GET /x?a=1 host=localhost"`},
+		{"ssl_server_name without verification", `local httpc = require("resty.http").new()
+			assert(httpc:connect{scheme = "https", host = "127.0.0.1", port = TLSPORT, ssl_server_name = "example.com", ssl_verify = false})
+			local res = assert(httpc:request{path = "/echo"}); return res.status`, `200`},
+		{"ssl_server_name with verification", `local httpc = require("resty.http").new()
+			assert(httpc:connect{scheme = "https", host = "127.0.0.1", port = TLSPORT, ssl_server_name = "example.com"})
+			local res, err = httpc:request{path = "/echo"}; return res, err:find("certificate signed by unknown authority", 1, true) ~= nil`, `nil|true`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := eval(t, L, tc.code); got != tc.want {
+				t.Errorf("%s\n= %s, want %s", tc.code, got, tc.want)
+			}
+		})
 	}
 }

@@ -2,9 +2,12 @@ package lualib_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sort"
@@ -561,4 +564,60 @@ func TestRateLimitingExample(t *testing.T) {
 			t.Errorf("answered %d with Redis unreachable, want the request to go through", ex.LastExit().Status)
 		}
 	})
+}
+
+// tlsProxy terminates TLS (a certificate httptest generates for
+// 127.0.0.1/example.com) and forwards the bytes to addr.
+func tlsProxy(t *testing.T, addr string) int {
+	t.Helper()
+	cert := httptest.NewUnstartedServer(nil)
+	cert.StartTLS() // only for its certificate
+	tlsConfig := cert.TLS.Clone()
+	cert.Close()
+	l, err := tls.Listen("tcp", "127.0.0.1:0", tlsConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", addr)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func TestRedisTLS(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	port := tlsProxy(t, srv.Addr())
+	L := newIOState(t, lualib.NewNetPools(), lualib.PhaseAccess, nil)
+	L.SetGlobal("TLSPORT", lua.LNumber(port))
+	for _, tc := range []struct{ name, code, want string }{
+		{"ssl without verification", `local red = require("resty.redis"):new(); assert(red:connect("127.0.0.1", TLSPORT, {ssl = true}))
+			local a, b = red:set("tls", "yes"), red:get("tls"); red:set_keepalive(); return a, b`, `"OK"|"yes"`},
+		{"ssl connections are pooled too", `local red = require("resty.redis"):new(); assert(red:connect("127.0.0.1", TLSPORT, {ssl = true}))
+			local n = red:get_reused_times(); red:close(); return n`, `1`},
+		{"ssl_verify against an unknown CA", `local red = require("resty.redis"):new()
+			local ok, err = red:connect("127.0.0.1", TLSPORT, {ssl = true, ssl_verify = true, server_name = "example.com"})
+			return ok, err:match("^failed to do ssl handshake: ") ~= nil`, `nil|true`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := eval(t, L, tc.code); got != tc.want {
+				t.Errorf("%s\n= %s, want %s", tc.code, got, tc.want)
+			}
+		})
+	}
 }
