@@ -91,6 +91,9 @@ func stripRequestHopByHop(h *fasthttp.RequestHeader, scratch []byte) []byte {
 		}
 		h.Del(k)
 	}
+	// The proxy answered "Expect: 100-continue" itself (like nginx); the
+	// body is sent with the request, so the upstream must not wait for it.
+	h.Del("Expect")
 	h.ResetConnectionClose()
 	return conn[:0]
 }

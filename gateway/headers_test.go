@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -369,5 +370,39 @@ func TestDebugHeader(t *testing.T) {
 	}
 	if r := tg.do(t, "GET", "/plain", nil, ""); r.header.Get("Kong-Route-Id") != "" {
 		t.Errorf("debug headers without Kong-Debug")
+	}
+}
+
+// curl sends "Expect: 100-continue" with bodies over 1 KiB: the proxy
+// answers the interim response itself and does not forward Expect.
+func TestExpectContinue(t *testing.T) {
+	host, port, _ := startEcho(t)
+	tg := startGateway(t, headersConfig(host, port), testSettings(), nil)
+	c, err := net.Dial("tcp", tg.proxy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(10 * time.Second))
+	body := strings.Repeat("e", 5000)
+	fmt.Fprintf(c, "POST /plain HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", len(body))
+	br := bufio.NewReader(c)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100") {
+		t.Fatalf("interim response: %q %v", line, err)
+	}
+	br.ReadString('\n') // blank line after 100 Continue
+	io.WriteString(c, body)
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var e echoed
+	if err := json.NewDecoder(res.Body).Decode(&e); err != nil || res.StatusCode != 200 {
+		t.Fatalf("status %d: %v", res.StatusCode, err)
+	}
+	if len(e.Body) != len(body) || e.has("Expect") {
+		t.Errorf("upstream got %d bytes, Expect forwarded: %v", len(e.Body), e.has("Expect"))
 	}
 }
