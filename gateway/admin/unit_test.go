@@ -239,3 +239,38 @@ func TestDocEditKeepsComments(t *testing.T) {
 		t.Errorf("empty doc = %q", out)
 	}
 }
+
+// TestCoerceFromErrors: form strings inside a plugin config take the type
+// validation asks for (Kong converts form values by the schema).
+func TestCoerceFromErrors(t *testing.T) {
+	d, err := parseDoc([]byte("_format_version: \"3.0\"\nplugins:\n- name: p\n  config:\n    timeout: \"10\"\n    ratio: \"0.5\"\n    on: \"true\"\n    list: x\n    name: abc\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, node, err := d.at("plugins[0]")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ve := &declarative.ValidationError{Errors: []*declarative.FieldError{
+		{Path: "plugins[0].config.timeout", Message: "expected an integer"},
+		{Path: "plugins[0].config.ratio", Message: "expected a number"},
+		{Path: "plugins[0].config.on", Message: "expected a boolean"},
+		{Path: "plugins[0].config.list", Message: "expected an array"},
+		{Path: "plugins[0].config.name", Message: "expected an integer"}, // not a number: left alone
+		{Path: "plugins[1].config.x", Message: "expected an integer"},    // another entity
+	}}
+	if !coerceFromErrors(node, "plugins[0]", ve) {
+		t.Fatal("nothing coerced")
+	}
+	var got map[string]any
+	if err := node.Decode(&got); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(got["config"])
+	if want := `{"list":["x"],"name":"abc","on":true,"ratio":0.5,"timeout":10}`; string(b) != want {
+		t.Errorf("config = %s, want %s", b, want)
+	}
+	if coerceFromErrors(node, "plugins[0]", &declarative.ValidationError{Errors: []*declarative.FieldError{{Path: "plugins[0].config.name", Message: "expected an integer"}}}) {
+		t.Error("coerced a non-number")
+	}
+}
