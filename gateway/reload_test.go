@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -495,5 +496,65 @@ services:
 	}
 	if e := g.ReloadStats().LastError; !strings.Contains(e, "v.lua") {
 		t.Errorf("LastError = %q, want the file named", e)
+	}
+}
+
+// TestOldSnapshotClosesAfterItsLastRequest: a request in flight during a
+// reload finishes on its snapshot, which closes only afterwards.
+func TestOldSnapshotClosesAfterItsLastRequest(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(arrived)
+			<-release
+		}
+		io.WriteString(w, "upstream "+r.URL.Path)
+	}))
+	defer up.Close()
+	cfg := func(tag string) string {
+		return fmt.Sprintf("_format_version: \"3.0\"\n# %s\nservices:\n- name: s\n  url: http://%s\n  routes:\n  - name: r\n    paths: [/]\n    strip_path: false\n", tag, up.Listener.Addr())
+	}
+	fg := startFileGateway(t, cfg("one"), nil)
+	old := fg.g.Current()
+	type result struct {
+		r   *resp
+		err error
+	}
+	got := make(chan result, 1)
+	go func() {
+		res, err := fg.client.Get("http://" + fg.proxy + "/slow")
+		if err != nil {
+			got <- result{err: err}
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		got <- result{r: &resp{status: res.StatusCode, body: string(b)}}
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the request never reached the upstream")
+	}
+	if _, err := fg.g.WriteConfig([]byte(cfg("two"))); err != nil {
+		t.Fatal(err)
+	}
+	if fg.g.Current() == old {
+		t.Fatal("no new snapshot")
+	}
+	select {
+	case <-old.Done():
+		t.Fatal("the old snapshot closed under an in-flight request")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	r := <-got
+	if r.err != nil || r.r.status != 200 || r.r.body != "upstream /slow" {
+		t.Fatalf("in-flight request = %+v", r)
+	}
+	select {
+	case <-old.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the old snapshot did not close after its last request")
 	}
 }
