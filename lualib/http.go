@@ -67,12 +67,22 @@ type countConn struct {
 }
 
 func (n *NetPools) httpShared() *httpShared {
-	n.httpOnce.Do(func() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.http == nil {
 		h := &httpShared{transports: map[httpTransportKey]*http.Transport{}}
 		h.transport = h.get(httpTransportKey{verify: true})
 		n.http = h
-	})
+	}
 	return n.http
+}
+
+func (h *httpShared) closeIdle() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.transports {
+		t.CloseIdleConnections()
+	}
 }
 
 func (h *httpShared) get(k httpTransportKey) *http.Transport {
@@ -324,6 +334,7 @@ func (c *httpClient) request(L *lua.LState, params *lua.LTable, keepalive bool) 
 		return pushNilErr(L, "closed")
 	}
 	checkCosocket(L)
+	checkNetwork(L, "http")
 	if c.res != nil { // the previous response's body is abandoned
 		c.res.finish()
 		c.res = nil

@@ -54,9 +54,7 @@ type NetPools struct {
 	mu     sync.Mutex
 	redis  map[string]*redisPool
 	closed bool
-
-	httpOnce sync.Once
-	http     *httpShared
+	http   *httpShared // created on first use, under mu
 }
 
 // NewNetPools returns empty pools.
@@ -68,7 +66,7 @@ var defaultNetPools = sync.OnceValue(NewNetPools)
 // calls close their connection instead of pooling it.
 func (n *NetPools) Close() {
 	n.mu.Lock()
-	pools := n.redis
+	pools, h := n.redis, n.http
 	n.redis, n.closed = map[string]*redisPool{}, true
 	n.mu.Unlock()
 	for _, p := range pools {
@@ -76,8 +74,8 @@ func (n *NetPools) Close() {
 			ic.c.nc.Close()
 		}
 	}
-	if n.http != nil {
-		n.http.transport.CloseIdleConnections()
+	if h != nil {
+		h.closeIdle()
 	}
 }
 
@@ -258,6 +256,16 @@ func netPoolsOf(L *lua.LState) *NetPools {
 func checkCosocket(L *lua.LState) {
 	if p := pdkIfAny(L); p != nil {
 		p.ngxCheck(L, phasesCosocket)
+	}
+}
+
+// checkNetwork raises StateOptions.Network's refusal (a dry run) before a
+// module of the given kind ("redis", "http") uses the network.
+func checkNetwork(L *lua.LState, kind string) {
+	if p := pdkIfAny(L); p != nil && p.opts.Network != nil {
+		if err := p.opts.Network(kind); err != nil {
+			L.RaiseError("%s", err.Error())
+		}
 	}
 }
 
@@ -540,6 +548,7 @@ func redisConnect(L *lua.LState) int {
 		pool = addr
 	}
 	checkCosocket(L)
+	checkNetwork(L, "redis")
 
 	poolSize := defaultSocketPoolSize
 	var useTLS, verify bool

@@ -621,3 +621,32 @@ func TestRedisTLS(t *testing.T) {
 		})
 	}
 }
+
+func TestNetPoolsClose(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	nets := lualib.NewNetPools()
+	L := newIOState(t, nets, lualib.PhaseAccess, nil)
+	setRedisGlobals(L, srv)
+	keep := `local red = require("resty.redis"):new(); assert(red:connect(REDIS_HOST, REDIS_PORT, {pool = "c"})); return red:set_keepalive()`
+	if got := eval(t, L, keep); got != `1` {
+		t.Fatalf("set_keepalive = %s", got)
+	}
+	if n := nets.IdleRedis("c"); n != 1 {
+		t.Fatalf("idle = %d, want 1", n)
+	}
+	nets.Close()
+	if n := nets.IdleRedis("c"); n != 0 {
+		t.Errorf("idle after Close = %d, want 0", n)
+	}
+	eval(t, L, keep) // after Close the connection is closed instead of pooled
+	if n := nets.IdleRedis("c"); n != 0 {
+		t.Errorf("idle after a set_keepalive past Close = %d, want 0", n)
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for connectedClients(t, srv) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connected clients = %d after Close, want 0", connectedClients(t, srv))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
