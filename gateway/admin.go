@@ -15,6 +15,10 @@ import (
 func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 	path := string(ctx.Path())
 	if strings.HasPrefix(path, "/debug/pprof") {
+		if !g.adminAuthorized(ctx) { // KONG_ADMIN_TOKEN (admin_api.go)
+			writeJSON(ctx, 401, map[string]any{"message": "Unauthorized"})
+			return
+		}
 		pprofhandler.PprofHandler(ctx)
 		return
 	}

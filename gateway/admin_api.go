@@ -1,6 +1,9 @@
 package gateway
 
 import (
+	"bytes"
+	"crypto/subtle"
+
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
@@ -20,6 +23,19 @@ func (b adminBackend) Validate(text []byte) (*declarative.Config, error) {
 	return b.g.ValidateConfig(text)
 }
 func (b adminBackend) Write(text []byte) (*declarative.Config, error) { return b.g.WriteConfig(text) }
+
+// Exiting reports that the node is draining (POST /config answers 503).
+func (b adminBackend) Exiting() bool { return b.g.draining.Load() }
+
+// adminAuthorized checks KONG_ADMIN_TOKEN for the admin routes served
+// outside the Admin API handler (/debug/pprof/).
+func (g *Gateway) adminAuthorized(ctx *fasthttp.RequestCtx) bool {
+	if g.settings.AdminToken == "" {
+		return true
+	}
+	tok, ok := bytes.CutPrefix(ctx.Request.Header.Peek("Authorization"), []byte("Bearer "))
+	return ok && subtle.ConstantTimeCompare(bytes.TrimSpace(tok), []byte(g.settings.AdminToken)) == 1
+}
 
 // NewAdminAPI returns the Admin API (net/http) over this gateway.
 func (g *Gateway) NewAdminAPI() *admin.Handler {

@@ -36,6 +36,9 @@ type Backend interface {
 	Write(text []byte) (*declarative.Config, error)
 }
 
+// A Backend may also implement Exiting() bool: while it returns true (the
+// node is draining) POST /config answers 503 like Kong.
+
 // Options configure the Admin API.
 type Options struct {
 	// Writes enables entity writes and POST /config (KONG_ADMIN_WRITES);

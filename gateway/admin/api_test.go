@@ -500,9 +500,15 @@ func TestAdminToken(t *testing.T) {
 			}
 		})
 	}
-	// writes need it too
+	// writes and pprof need it too
 	if r := n.req(t, "POST", "/services", map[string]any{"name": "x", "host": "example.com"}); r.status != 401 {
 		t.Errorf("unauthenticated write = %d", r.status)
+	}
+	if r := n.req(t, "GET", "/debug/pprof/cmdline", nil); r.status != 401 {
+		t.Errorf("unauthenticated pprof = %d", r.status)
+	}
+	if r := n.req(t, "GET", "/debug/pprof/cmdline", nil, "Authorization", "Bearer s3cret"); r.status != 200 {
+		t.Errorf("authenticated pprof = %d", r.status)
 	}
 }
 

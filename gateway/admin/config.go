@@ -82,6 +82,9 @@ func (h *Handler) postConfig(r *http.Request) (int, any, error) {
 	if !h.opts.Writes {
 		return 0, nil, unsupported("cannot load a declarative configuration: Admin API writes are disabled (KONG_ADMIN_WRITES=off)")
 	}
+	if x, ok := h.b.(interface{ Exiting() bool }); ok && x.Exiting() {
+		return 0, nil, errMsg(503, "Kong currently exiting")
+	}
 	text, err := configText(r)
 	if err != nil {
 		return 0, nil, err

@@ -3,6 +3,7 @@ package admin
 import (
 	"encoding/json"
 	"errors"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -272,5 +273,30 @@ func TestCoerceFromErrors(t *testing.T) {
 	}
 	if coerceFromErrors(node, "plugins[0]", &declarative.ValidationError{Errors: []*declarative.FieldError{{Path: "plugins[0].config.name", Message: "expected an integer"}}}) {
 		t.Error("coerced a non-number")
+	}
+}
+
+// exitingBackend is a Backend of a draining node.
+type exitingBackend struct{}
+
+func (exitingBackend) Config() *declarative.Config                  { return &declarative.Config{} }
+func (exitingBackend) Info() map[string]any                         { return map[string]any{} }
+func (exitingBackend) Status(string, int) (map[string]any, error)   { return map[string]any{}, nil }
+func (exitingBackend) Validate([]byte) (*declarative.Config, error) { return nil, errors.New("no") }
+func (exitingBackend) Write([]byte) (*declarative.Config, error)    { return nil, errors.New("no") }
+func (exitingBackend) Exiting() bool                                { return true }
+
+func TestPostConfigWhileExiting(t *testing.T) {
+	h := New(exitingBackend{}, Options{Writes: true})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/config", strings.NewReader("_format_version: \"3.0\"\n")))
+	if rec.Code != 503 || rec.Body.String() != `{"message":"Kong currently exiting"}` {
+		t.Errorf("POST /config while exiting = %d %s", rec.Code, rec.Body)
+	}
+	// an empty config's hash is 32 zeros
+	rec = httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/status", nil))
+	if !strings.Contains(rec.Body.String(), `"configuration_hash":"00000000000000000000000000000000"`) {
+		t.Errorf("GET /status = %s", rec.Body)
 	}
 }
