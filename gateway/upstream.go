@@ -38,6 +38,9 @@ type clientPool struct {
 	idle    time.Duration
 	dialer  *fasthttp.TCPDialer
 	readBuf int
+	// dial, when set, replaces the network for every upstream connection
+	// (DryRun's in-memory capture).
+	dial func(addr string) (net.Conn, error)
 }
 
 func newClientPool(idle time.Duration) *clientPool {
@@ -63,6 +66,9 @@ func (p *clientPool) acquire(k clientKey) *fasthttp.HostClient {
 	hc := &fasthttp.HostClient{
 		Addr: k.addr,
 		Dial: func(addr string) (net.Conn, error) {
+			if p.dial != nil {
+				return p.dial(addr)
+			}
 			c, err := p.dialer.DialTimeout(addr, connect)
 			if err != nil {
 				return nil, err

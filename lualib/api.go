@@ -40,6 +40,10 @@ type StateOptions struct {
 	// OnIO, when set, is called after each resty.redis/resty.http network
 	// call (kind "redis" or "http") with its duration and transport error.
 	OnIO func(kind string, d time.Duration, err error)
+	// Network, when set, is asked before resty.redis/resty.http use the
+	// network (kind "redis" or "http"); an error is raised in Lua instead
+	// (luagate request's dry run: "not available in a dry run").
+	Network func(kind string) error
 }
 
 // NewState returns a state with the Lua base libraries Kong's sandbox needs
