@@ -53,6 +53,19 @@ type reloadState struct {
 	// beforeSwap, when set (tests), runs after a new snapshot is built and
 	// the file is written, before the swap.
 	beforeSwap func()
+
+	observer atomic.Pointer[func(cfg *declarative.Config, err error)]
+}
+
+// SetReloadObserver registers f (nil removes it), called from the reload
+// loop after every reload attempt, no-ops excluded: with the applied config
+// on success, with the error otherwise (for metrics). f must not block.
+func (g *Gateway) SetReloadObserver(f func(cfg *declarative.Config, err error)) {
+	if f == nil {
+		g.reload.observer.Store(nil)
+		return
+	}
+	g.reload.observer.Store(&f)
 }
 
 type reloadLoop struct {
@@ -273,6 +286,13 @@ func (g *Gateway) handleReload(req *reloadReq) (res reloadResult) {
 		err = g.swapIn(cfg, path, req.text)
 	}
 	g.recordReload(err)
+	if f := rs.observer.Load(); f != nil {
+		if err != nil {
+			(*f)(nil, err)
+		} else {
+			(*f)(cfg, nil)
+		}
+	}
 	if err != nil {
 		file := path
 		if file == "" {
@@ -323,6 +343,7 @@ func (g *Gateway) swapIn(cfg *declarative.Config, path string, text []byte) erro
 	old := g.cur.Swap(s)
 	g.loaded.Store(true)
 	g.applyMu.Unlock()
+	g.rt.configApplied(s) // metrics (observe.go)
 	if old != nil {
 		old.Close()
 	}
@@ -334,6 +355,7 @@ func (g *Gateway) swapIn(cfg *declarative.Config, path string, text []byte) erro
 }
 
 func (g *Gateway) recordReload(err error) {
+	g.rt.metrics.RecordReload(err)
 	rs := &g.reload
 	rs.statsMu.Lock()
 	defer rs.statsMu.Unlock()

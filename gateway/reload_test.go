@@ -145,6 +145,17 @@ func TestReloadSignalAppliesSkipsAndRejects(t *testing.T) {
 		t.Fatalf("version = %q, want A", v)
 	}
 	base := fg.g.ReloadStats() // the loop's startup check may have skipped once
+	var observed []string
+	var obsMu sync.Mutex
+	fg.g.SetReloadObserver(func(cfg *declarative.Config, err error) {
+		obsMu.Lock()
+		defer obsMu.Unlock()
+		if err != nil {
+			observed = append(observed, "failure")
+		} else {
+			observed = append(observed, "success "+cfg.Hash[:4])
+		}
+	})
 	steps := []struct {
 		name     string
 		text     string // "" = leave the file alone
@@ -201,6 +212,11 @@ func TestReloadSignalAppliesSkipsAndRejects(t *testing.T) {
 				}
 			}
 		})
+	}
+	obsMu.Lock()
+	defer obsMu.Unlock()
+	if len(observed) != 4 || !strings.HasPrefix(observed[0], "success") || observed[1] != "failure" || observed[2] != "failure" || !strings.HasPrefix(observed[3], "success") {
+		t.Errorf("observer saw %v, want success, failure, failure, success", observed)
 	}
 }
 
