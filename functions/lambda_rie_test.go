@@ -78,11 +78,9 @@ func startRIE() error {
 		return err
 	}
 	rieEnv.dir = dir
-	goBin := filepath.Join(runtime.GOROOT(), "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
-		if goBin, err = exec.LookPath("go"); err != nil {
-			return fmt.Errorf("go toolchain not found: %w", err)
-		}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		return fmt.Errorf("go toolchain not found: %w", err)
 	}
 	rie := filepath.Join(dir, "aws-lambda-rie")
 	gohandler := filepath.Join(dir, "gohandler")

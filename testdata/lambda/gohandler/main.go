@@ -9,7 +9,8 @@
 //   - fail: returns an error (a handled function error).
 //   - panic: panics (the runtime crashes).
 //   - sleep: sleeps "sleep_ms" milliseconds (same lookup as shape), then
-//     returns {"slept": ms}.
+//     returns {"slept": ms}; it ignores its deadline, so a sleep past the
+//     function timeout ends in the emulator's "Task timed out".
 package main
 
 import (
@@ -44,10 +45,9 @@ func handle(ctx context.Context, name string, ev json.RawMessage) (any, error) {
 		panic("function panicked on purpose")
 	case "sleep":
 		ms, _ := strconv.Atoi(arg(ev, "sleep_ms"))
-		select {
-		case <-time.After(time.Duration(ms) * time.Millisecond):
-		case <-ctx.Done():
-		}
+		// The deadline is ignored on purpose: the Lambda timeout (RIE's)
+		// must end a sleep that outlives the function timeout.
+		time.Sleep(time.Duration(ms) * time.Millisecond)
 		return map[string]int{"slept": ms}, nil
 	}
 	return nil, fmt.Errorf("unknown function %q", name)
