@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -162,6 +163,18 @@ func (h *Handler) write(r *http.Request, o op, k *kindInfo, parent, e *entity, u
 	}
 	// Look the entities up again: the config may have changed meanwhile.
 	ix := h.index()
+	if len(bytes.TrimSpace(ix.cfg.Raw)) == 0 && hashOf(ix.cfg) != declarative.EmptyConfigHash {
+		// A config applied without its text: start from its export.
+		text, err := declarative.Marshal(ix.cfg)
+		if err != nil {
+			return 0, nil, err
+		}
+		cfg, err := h.b.Validate(text)
+		if err != nil {
+			return 0, nil, fmt.Errorf("the running configuration does not reload from its export: %w", err)
+		}
+		ix = buildIndex(cfg)
+	}
 	if parent != nil {
 		if parent = ix.find(parent.kind.plural, parent.id); parent == nil {
 			return 0, nil, errNotFound

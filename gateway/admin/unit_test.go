@@ -300,3 +300,51 @@ func TestPostConfigWhileExiting(t *testing.T) {
 		t.Errorf("GET /status = %s", rec.Body)
 	}
 }
+
+// memBackend keeps the config in memory, validated by the real loader
+// (no plugin kinds).
+type memBackend struct{ cfg *declarative.Config }
+
+func (m *memBackend) Config() *declarative.Config                { return m.cfg }
+func (m *memBackend) Info() map[string]any                       { return map[string]any{} }
+func (m *memBackend) Status(string, int) (map[string]any, error) { return map[string]any{}, nil }
+func (m *memBackend) Validate(text []byte) (*declarative.Config, error) {
+	return declarative.Load(text, declarative.Options{})
+}
+func (m *memBackend) Write(text []byte) (*declarative.Config, error) {
+	cfg, err := m.Validate(text)
+	if err == nil {
+		m.cfg = cfg
+	}
+	return cfg, err
+}
+
+// TestWriteOnConfigWithoutText: a config applied programmatically (no raw
+// text) is exported first, so a write keeps its entities.
+func TestWriteOnConfigWithoutText(t *testing.T) {
+	cfg, err := declarative.Load([]byte("_format_version: \"3.0\"\nservices:\n- name: old\n  host: example.com\n"), declarative.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stripped := *cfg
+	stripped.Raw = nil
+	for _, s := range stripped.Services {
+		s.Path0 = ""
+	}
+	b := &memBackend{cfg: &stripped}
+	h := New(b, Options{Writes: true})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/services", strings.NewReader(`{"name":"new","host":"h.example"}`))
+	req.Header.Set("Content-Type", "application/json")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 201 {
+		t.Fatalf("POST /services = %d %s", rec.Code, rec.Body)
+	}
+	var names []string
+	for _, s := range b.cfg.Services {
+		names = append(names, s.Name)
+	}
+	if strings.Join(names, ",") != "old,new" {
+		t.Errorf("services after the write = %v, want old,new", names)
+	}
+}
