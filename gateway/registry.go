@@ -19,7 +19,14 @@ type registry struct {
 // post-function) from the functions package. aws-lambda and prometheus join
 // this list when their packages land.
 func Registry(s Settings) declarative.Registry {
-	return newRegistry(functions.Kinds(functionsSettings(s, nil)))
+	return newRegistry(functions.Kinds(functionsSettings(s, nil)), functions.LambdaKinds(lambdaSettings(s)))
+}
+
+// lambdaSettings derives the aws-lambda kind's settings (Via as the headers
+// setting says, luagate's token).
+func lambdaSettings(s Settings) functions.LambdaSettings {
+	f, _ := parseHeaderFlags(s.Headers, s.HeadersUpstream)
+	return functions.LambdaSettings{ServerToken: serverToken, Via: f.via, ClientBodyBufferSize: s.ClientBodyBufferSize}
 }
 
 func newRegistry(kindLists ...[]declarative.PluginKind) *registry {
