@@ -1,8 +1,10 @@
 package gateway
 
 import (
+	"bufio"
 	"errors"
 	"io"
+	"net"
 	"strconv"
 	"syscall"
 	"time"
@@ -30,6 +32,10 @@ func (r *request) proxy() bool {
 	// Forwarding headers, computed from the client request before the
 	// upstream request replaces its URI and Host.
 	r.setForwardHeaders(path)
+	upgrade := upgradeProtocol(h)
+	if upgrade != nil {
+		upgrade = append([]byte(nil), upgrade...) // rare: an allocation is fine
+	}
 	r.scratch = stripRequestHopByHop(h, r.scratch[:0])
 	h.SetProtocol("HTTP/1.1")
 
@@ -56,6 +62,8 @@ func (r *request) proxy() bool {
 	r.upResp = resp
 	r.upStart = time.Now()
 	var err error
+	var tunnelConn net.Conn
+	var tunnelReader *bufio.Reader
 	for attempt := 0; ; attempt++ {
 		t := start
 		if attempt > 0 {
@@ -63,7 +71,11 @@ func (r *request) proxy() bool {
 		}
 		r.setUpstreamHost(t)
 		r.tries++
-		err = t.hc.Do(req, resp)
+		if upgrade != nil {
+			tunnelConn, tunnelReader, err = r.doUpgrade(t, upgrade)
+		} else {
+			err = t.hc.Do(req, resp)
+		}
 		if err == nil || attempt >= retries || !retryable(err, streamed) {
 			break
 		}
@@ -94,6 +106,19 @@ func (r *request) proxy() bool {
 		}
 	}
 	r.headersSent = true
+	if tunnelConn != nil {
+		if r.exited {
+			tunnelConn.Close()
+		} else {
+			// 101: keep the upgrade headers (copyResponse dropped them as
+			// hop-by-hop) and hand both connections to the tunnel.
+			r.ctx.Response.Header.Set(hdrConnection, "Upgrade")
+			r.ctx.Response.Header.SetBytesV(hdrUpgrade, resp.Header.Peek(hdrUpgrade))
+			r.ctx.Response.SkipBody = true
+			r.ctx.Hijack(func(c net.Conn) { tunnel(c, tunnelConn, tunnelReader) })
+			return false
+		}
+	}
 	if r.exited {
 		_ = resp.CloseBodyStream()
 		r.ctx.Response.SetStatusCode(r.exitStatus)
