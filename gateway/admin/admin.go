@@ -127,6 +127,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			status, body = 500, map[string]any{"message": "An unexpected error occurred"}
 		}
 	}
+	if status < 300 || status == 304 {
+		// The configuration this answer reflects, for If-Match on a write.
+		w.Header().Set("ETag", `"`+hashOf(h.b.Config())+`"`)
+	}
 	switch {
 	case status == 204 || status == 304:
 		w.WriteHeader(status)

@@ -703,7 +703,11 @@ func TestConcurrentWritesAndIfMatch(t *testing.T) {
 	if l := get(n.req(t, "GET", "/services", nil).json, "data").([]any); len(l) != 12 {
 		t.Errorf("%d services after 10 concurrent creates, want 12", len(l))
 	}
-	hash, _ := n.req(t, "GET", "/status", nil).json["configuration_hash"].(string)
+	st := n.req(t, "GET", "/status", nil)
+	hash, _ := st.json["configuration_hash"].(string)
+	if st.header.Get("ETag") != `"`+hash+`"` {
+		t.Errorf("ETag = %q, want the configuration hash %q", st.header.Get("ETag"), hash)
+	}
 	if r := n.req(t, "PATCH", "/services/c1", map[string]any{"port": 81}, "If-Match", `"`+strings.Repeat("a", 32)+`"`); r.status != 412 {
 		t.Errorf("stale If-Match = %d %s, want 412", r.status, r.body)
 	}
