@@ -22,6 +22,10 @@ func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 		pprofhandler.PprofHandler(ctx)
 		return
 	}
+	if path == "/metrics" { // Kong's Admin API GET /metrics (gateway/metrics)
+		g.rt.metrics.Handler()(ctx)
+		return
+	}
 	if g.AdminHandler != nil {
 		g.AdminHandler(ctx)
 		return

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"luagate/declarative"
+	"luagate/gateway/metrics"
 )
 
 // Gateway is one luagate node: the runtime, the current snapshot and the
@@ -51,6 +52,9 @@ func New(settings Settings, logger *slog.Logger) (*Gateway, error) {
 	}
 	rt, err := NewRuntime(settings, logger)
 	if err != nil {
+		return nil, err
+	}
+	if rt.accessLog, err = metrics.OpenAccessLog(settings.AccessLog, settings.LogFormat == "json"); err != nil {
 		return nil, err
 	}
 	g := &Gateway{settings: settings, logger: logger, rt: rt, lf: defaultLuaFactory, started: make(chan struct{})}
@@ -112,6 +116,7 @@ func (g *Gateway) Apply(cfg *declarative.Config) error {
 	}
 	old := g.cur.Swap(s)
 	g.loaded.Store(true)
+	g.rt.configApplied(s) // metrics (observe.go)
 	if old != nil {
 		old.Close()
 	}

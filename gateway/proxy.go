@@ -365,7 +365,18 @@ func (r *request) runPhase(ph int) error {
 		if !in.allows(r.lst.scheme) {
 			continue
 		}
-		if err := in.run.Run(r.phase, r, &r.lease); err != nil {
+		var err error
+		if in.lua { // Lua durations and errors per route/plugin/phase (observe.go)
+			leased, t0 := r.lease != nil, time.Now()
+			err = in.run.Run(r.phase, r, &r.lease)
+			r.metricsRoute().ObserveLua(in.name, phaseNames[ph], time.Since(t0), err != nil)
+			if !leased && r.lease != nil {
+				r.rt.metrics.LuaLeased()
+			}
+		} else {
+			err = in.run.Run(r.phase, r, &r.lease)
+		}
+		if err != nil {
 			return &pluginError{plugin: in.name, phase: phaseNames[ph], err: err}
 		}
 		if r.exited && (ph == phRewrite || ph == phAccess) {
@@ -383,6 +394,7 @@ func (r *request) runPhase(ph int) error {
 	if ph >= phAccess && r.lease != nil && ph >= r.chain.lastLuaPhase() {
 		r.lease.Release()
 		r.lease = nil
+		r.rt.metrics.LuaReleased()
 	}
 	return nil
 }
@@ -554,7 +566,9 @@ func (r *request) end() {
 	if r.lease != nil {
 		r.lease.Release()
 		r.lease = nil
+		r.rt.metrics.LuaReleased()
 	}
+	r.accessLog() // observe.go
 	r.releaseDynTarget()
 	if r.upResp != nil {
 		_ = r.upResp.CloseBodyStream()
@@ -577,7 +591,9 @@ func (s *bodyStreamer) Read(p []byte) (int, error) {
 	if r == nil || r.upResp == nil {
 		return 0, io.EOF
 	}
-	return r.upResp.BodyStream().Read(p)
+	n, err := r.upResp.BodyStream().Read(p)
+	r.streamed += int64(n)
+	return n, err
 }
 
 func (s *bodyStreamer) Close() error {

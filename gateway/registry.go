@@ -5,6 +5,7 @@ import (
 
 	"luagate/declarative"
 	"luagate/functions"
+	"luagate/gateway/metrics"
 )
 
 // registry is the list of plugin kinds luagate knows, in priority order
@@ -19,7 +20,7 @@ type registry struct {
 // post-function) from the functions package. aws-lambda and prometheus join
 // this list when their packages land.
 func Registry(s Settings) declarative.Registry {
-	return newRegistry(functions.Kinds(functionsSettings(s, nil)), functions.LambdaKinds(lambdaSettings(s)))
+	return newRegistry(functions.Kinds(functionsSettings(s, nil)), metrics.Kinds(), functions.LambdaKinds(lambdaSettings(s)))
 }
 
 // lambdaSettings derives the aws-lambda kind's settings (Via as the headers

@@ -103,6 +103,7 @@ type request struct {
 
 	// Timing.
 	upStart, upHeaders, upEnd time.Time
+	streamed                  int64 // body bytes streamed to the client (observe.go)
 
 	headLength    int  // Content-Length of the upstream answer to a HEAD request
 	kongGenerated bool // the answer is Kong's own (404, 503, errors...)

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"luagate/declarative"
+	"luagate/gateway/metrics"
 	"luagate/lualib"
 )
 
@@ -34,6 +35,11 @@ type Runtime struct {
 
 	regOnce sync.Once
 	reg     declarative.Registry
+
+	// metrics is the node's Prometheus registry (GET /metrics); accessLog
+	// is nil when the access log is off (gateway.New opens it).
+	metrics   *metrics.Metrics
+	accessLog *metrics.AccessLog
 
 	// counters for GET /status
 	accepted, active, handled atomic.Int64
@@ -69,8 +75,12 @@ func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
 	if s.RealIPHeader != "proxy_protocol" {
 		rt.realIPHeader = s.RealIPHeader
 	}
+	rt.metrics = metrics.New(metrics.Options{NodeID: rt.nodeID, Version: KongVersion, Node: rt.nodeStats, Logger: logger})
 	return rt, nil
 }
+
+// Metrics is the node's metrics registry.
+func (rt *Runtime) Metrics() *metrics.Metrics { return rt.metrics }
 
 // registry is the plugin registry for the runtime's settings (built once).
 func (rt *Runtime) registry() declarative.Registry {
@@ -125,6 +135,7 @@ func (rt *Runtime) stateOptions() lualib.StateOptions {
 		LogLevel:      rt.level.lua,
 		Logger:        rt.logger,
 		Trusted:       rt.isTrusted,
+		OnIO:          rt.metrics.ObserveIO,
 	}
 }
 

@@ -27,6 +27,10 @@ type Settings struct {
 
 	LogLevel  string // debug, info, notice (default), warn, error, crit, alert, emerg
 	LogFormat string // text (default) or json
+	// AccessLog is where one line per proxied request goes
+	// (KONG_PROXY_ACCESS_LOG): "off" (default), "on" or "stdout", "stderr",
+	// or a file path. With log_format json a line is kong.log.serialize().
+	AccessLog string
 
 	TrustedIPs      []string // trusted_ips: CIDRs or IPs; "unix:" is ignored
 	RealIPHeader    string   // real_ip_header, default X-Real-IP
@@ -86,6 +90,7 @@ func DefaultSettings() Settings {
 		StatusListen:                 []string{"127.0.0.1:8007 reuseport backlog=16384"},
 		LogLevel:                     "notice",
 		LogFormat:                    "text",
+		AccessLog:                    "off",
 		RealIPHeader:                 "X-Real-IP",
 		Headers:                      []string{"server_tokens", "latency_tokens", "x-kong-request-id"},
 		HeadersUpstream:              []string{"x-kong-request-id"},
@@ -154,6 +159,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	list("STATUS_LISTEN", &s.StatusListen)
 	str("LOG_LEVEL", &s.LogLevel)
 	str("LOG_FORMAT", &s.LogFormat)
+	str("PROXY_ACCESS_LOG", &s.AccessLog)
 	list("TRUSTED_IPS", &s.TrustedIPs)
 	str("REAL_IP_HEADER", &s.RealIPHeader)
 	boolean("REAL_IP_RECURSIVE", &s.RealIPRecursive)

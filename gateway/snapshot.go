@@ -8,6 +8,7 @@ import (
 
 	"luagate/declarative"
 	"luagate/functions"
+	"luagate/gateway/metrics"
 	"luagate/gateway/router"
 )
 
@@ -50,6 +51,7 @@ type routeState struct {
 	chains   *scopedChains
 	info     map[string]any // kong.router.get_route() source
 	svcInfo  map[string]any
+	metrics  *metrics.Route // the route's pre-resolved metric labels (observe.go)
 }
 
 // luaSet is the part of *functions.Set the snapshot uses (a seam for tests).
@@ -136,10 +138,18 @@ func build(cfg *declarative.Config, rt *Runtime, lf luaFactory) (_ *Snapshot, er
 		if s.lua != nil {
 			r = s.lua.Handler(p)
 		}
+		isLua := r != nil
+		if r == nil {
+			// Go-native kinds (prometheus, aws-lambda): the schema's value
+			// is the instance's runner.
+			if nr, ok := p.Config.(runner); ok {
+				r = nr
+			}
+		}
 		if r == nil {
 			continue
 		}
-		in := &instance{plugin: p, name: p.Name, id: p.ID, priority: rt.priority(p), phases: r.Phases(), lua: true, run: r}
+		in := &instance{plugin: p, name: p.Name, id: p.ID, priority: rt.priority(p), phases: r.Phases(), lua: isLua, run: r}
 		in.http, in.https = protocolFlags(p.Protocols)
 		insts = append(insts, in)
 		if p.Consumer != nil {
@@ -185,6 +195,7 @@ func build(cfg *declarative.Config, rt *Runtime, lf luaFactory) (_ *Snapshot, er
 			rs.upstream = s.services[r.Service]
 			rs.svcInfo = serviceInfo(r.Service)
 		}
+		rs.metrics = routeMetrics(rt.metrics, rs)
 		s.routes[r] = rs
 	}
 	return s, nil

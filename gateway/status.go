@@ -18,6 +18,8 @@ func (g *Gateway) serveStatus(ctx *fasthttp.RequestCtx) {
 		g.handleStatus(ctx)
 	case "/status/ready":
 		g.handleReady(ctx)
+	case "/metrics":
+		g.rt.metrics.Handler()(ctx)
 	default:
 		writeJSON(ctx, 404, map[string]any{"message": "Not found"})
 	}

@@ -3,6 +3,8 @@ package metrics
 import (
 	"log/slog"
 	"os"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
@@ -87,11 +90,11 @@ type Metrics struct {
 	logger *slog.Logger
 
 	// Kong's prometheus plugin (spec 6).
-	httpRequests  *prometheus.CounterVec   // service, route, code, source, workspace, consumer
-	kongLatency   *prometheus.HistogramVec // service, route, workspace
-	upLatency     *prometheus.HistogramVec
-	reqLatency    *prometheus.HistogramVec
-	bandwidth     *prometheus.CounterVec // service, route, direction, workspace, consumer
+	httpRequests   *prometheus.CounterVec   // service, route, code, source, workspace, consumer
+	kongLatency    *prometheus.HistogramVec // service, route, workspace
+	upLatency      *prometheus.HistogramVec
+	reqLatency     *prometheus.HistogramVec
+	bandwidth      *prometheus.CounterVec // service, route, direction, workspace, consumer
 	upstreamHealth *prometheus.Desc
 
 	// luagate's own.
@@ -107,11 +110,13 @@ type Metrics struct {
 	lambdaDuration   *prometheus.HistogramVec // function, result
 	lambdaErrors     *prometheus.CounterVec   // function
 
-	mu             sync.Mutex
-	configHash     string
-	healthEnabled  bool
-	healthSource   func() []TargetHealth
-	noRoute        *Route
+	handler fasthttp.RequestHandler
+
+	mu            sync.Mutex
+	configHash    string
+	healthEnabled bool
+	healthSource  func() []TargetHealth
+	noRoute       *Route
 }
 
 // New creates the registry with every always-on collector registered.
@@ -190,6 +195,7 @@ func New(o Options) *Metrics {
 	)
 	m.lastReloadOK.Set(1)
 	m.noRoute = m.newRoute("", "")
+	m.handler = m.newHandler()
 	return m
 }
 
@@ -202,8 +208,10 @@ func (m *Metrics) NoRoute() *Route { return m.noRoute }
 
 // Handler serves GET /metrics (promhttp over the registry) with Kong's
 // Content-Type for the text format.
-func (m *Metrics) Handler() fasthttp.RequestHandler {
-	h := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{
+func (m *Metrics) Handler() fasthttp.RequestHandler { return m.handler }
+
+func (m *Metrics) newHandler() fasthttp.RequestHandler {
+	h := fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(kongOrder{m.reg}, promhttp.HandlerOpts{
 		ErrorLog:      promLogger{m.logger},
 		ErrorHandling: promhttp.ContinueOnError,
 	}))
@@ -386,4 +394,41 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 			}
 		}
 	}
+}
+
+// kongLabelOrder is the declaration order of the labels of Kong's metrics
+// (spec 6: the exposition keeps it; client_golang sorts label names).
+var kongLabelOrder = map[string][]string{
+	"kong_http_requests_total":                {"service", "route", "code", "source", "workspace", "consumer"},
+	"kong_kong_latency_ms":                    {"service", "route", "workspace"},
+	"kong_upstream_latency_ms":                {"service", "route", "workspace"},
+	"kong_request_latency_ms":                 {"service", "route", "workspace"},
+	"kong_bandwidth_bytes":                    {"service", "route", "direction", "workspace", "consumer"},
+	"kong_upstream_target_health":             {"upstream", "target", "address", "state", "subsystem"},
+	"kong_node_info":                          {"node_id", "version"},
+	"kong_nginx_connections_total":            {"node_id", "subsystem", "state"},
+	"kong_nginx_requests_total":               {"node_id", "subsystem"},
+	"kong_memory_workers_lua_vms_bytes":       {"node_id", "pid", "kong_subsystem"},
+	"kong_memory_lua_shared_dict_bytes":       {"node_id", "shared_dict", "kong_subsystem"},
+	"kong_memory_lua_shared_dict_total_bytes": {"node_id", "shared_dict", "kong_subsystem"},
+}
+
+// kongOrder gathers from the registry and puts the labels of Kong's
+// metrics back in Kong's order.
+type kongOrder struct{ g prometheus.Gatherer }
+
+func (k kongOrder) Gather() ([]*dto.MetricFamily, error) {
+	mfs, err := k.g.Gather()
+	for _, mf := range mfs {
+		order, ok := kongLabelOrder[mf.GetName()]
+		if !ok {
+			continue
+		}
+		for _, mt := range mf.Metric {
+			sort.SliceStable(mt.Label, func(i, j int) bool {
+				return slices.Index(order, mt.Label[i].GetName()) < slices.Index(order, mt.Label[j].GetName())
+			})
+		}
+	}
+	return mfs, err
 }

@@ -17,13 +17,14 @@ import (
 // the Runtime's registry, so a new snapshot's handle for the same names
 // finds the same series.
 type Route struct {
-	m                    *Metrics
-	service, route       string
-	requests             cache[reqKey, prometheus.Counter]
-	latency              atomic.Pointer[latencySet]
-	bandwidth            cache[bwKey, prometheus.Counter]
-	lua                  cache[luaKey, luaSet]
-	latencyMu, luaInitMu sync.Mutex
+	m              *Metrics
+	service, route string
+	requests       cache[reqKey, prometheus.Counter]
+	latency        atomic.Pointer[latencySet]
+	upstream       atomic.Pointer[prometheus.Observer] // created on the first upstream latency
+	bandwidth      cache[bwKey, prometheus.Counter]
+	lua            cache[luaKey, luaSet]
+	latencyMu      sync.Mutex
 }
 
 type reqKey struct {
@@ -42,7 +43,7 @@ type luaKey struct {
 	phase  string
 }
 
-type latencySet struct{ kong, upstream, request prometheus.Observer }
+type latencySet struct{ kong, request prometheus.Observer }
 
 type luaSet struct {
 	duration prometheus.Observer
@@ -93,7 +94,11 @@ func (r *Route) Observe(f Flags, s *Sample) {
 			l = r.initLatency()
 		}
 		if s.UpstreamLatency >= 0 {
-			l.upstream.Observe(s.UpstreamLatency)
+			u := r.upstream.Load()
+			if u == nil {
+				u = r.initUpstream()
+			}
+			(*u).Observe(s.UpstreamLatency)
 		}
 		l.kong.Observe(s.KongLatency)
 		l.request.Observe(s.RequestLatency)
@@ -131,12 +136,22 @@ func (r *Route) initLatency() *latencySet {
 		return l
 	}
 	l := &latencySet{
-		kong:     r.m.kongLatency.WithLabelValues(r.service, r.route, Workspace),
-		upstream: r.m.upLatency.WithLabelValues(r.service, r.route, Workspace),
-		request:  r.m.reqLatency.WithLabelValues(r.service, r.route, Workspace),
+		kong:    r.m.kongLatency.WithLabelValues(r.service, r.route, Workspace),
+		request: r.m.reqLatency.WithLabelValues(r.service, r.route, Workspace),
 	}
 	r.latency.Store(l)
 	return l
+}
+
+func (r *Route) initUpstream() *prometheus.Observer {
+	r.latencyMu.Lock()
+	defer r.latencyMu.Unlock()
+	if u := r.upstream.Load(); u != nil {
+		return u
+	}
+	o := r.m.upLatency.WithLabelValues(r.service, r.route, Workspace)
+	r.upstream.Store(&o)
+	return &o
 }
 
 // ObserveLua records one Lua plugin instance's run in a phase.
