@@ -755,6 +755,11 @@ func TestWritesKeepLayout(t *testing.T) {
 			}},
 		{"delete the only consumer", "DELETE", "/consumers/alice", nil,
 			func(o string) string { return strings.Replace(o, "consumers:\n- username: alice\n", "", 1) }},
+		{"rename follows references", "PATCH", "/routes/other", map[string]any{"name": "renamed"},
+			func(o string) string {
+				o = strings.Replace(o, "  - name: other\n", "  - name: renamed\n", 1)
+				return strings.Replace(o, "  route: other\n", "  route: renamed\n", 1)
+			}},
 		{"delete a target", "DELETE", "/upstreams/up1/targets/127.0.0.1:9001", nil,
 			func(o string) string { return strings.Replace(o, "  - target: 127.0.0.1:9001\n", "", 1) }},
 	} {

@@ -403,6 +403,11 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 			return 0, nil, err
 		}
 	}
+	if newKey, ok := f[w.k.key].(string); ok && w.k.key != "" && e.key != "" && newKey != e.key {
+		if err := w.renameRefs(e, newKey); err != nil {
+			return 0, nil, err
+		}
+	}
 	if replace {
 		if !isUUID(urlKey) && w.k.key != "" {
 			if _, ok := f[w.k.key]; !ok {
@@ -448,6 +453,40 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 		path = prefix + w.k.plural + "[" + strconv.Itoa(len(s.Content)-1) + "]"
 	}
 	return w.commit(node, path, b.form, 200)
+}
+
+// referencing lists, for each collection, the collections whose top-level
+// entries may name one of its entities, and the field they use.
+var referencing = map[string][][2]string{
+	"services":  {{"routes", "service"}, {"plugins", "service"}},
+	"routes":    {{"plugins", "route"}},
+	"consumers": {{"plugins", "consumer"}},
+	"upstreams": {{"targets", "upstream"}},
+}
+
+// renameRefs follows a rename: top-level entries that reference e by its
+// old name now use the new one.
+func (w *edit) renameRefs(e *entity, newKey string) error {
+	for _, ref := range referencing[w.k.plural] {
+		for _, c := range w.ix.children(ref[0], w.k.singular, e.id) {
+			if strings.Contains(c.path, ".") {
+				continue // nested: no reference written
+			}
+			_, cseq, cn, err := w.d.at(c.path)
+			if err != nil {
+				return err
+			}
+			v := mapGet(cn, ref[1])
+			if v != nil && v.Kind == yaml.MappingNode {
+				v = mapGet(v, w.k.key)
+			}
+			if v != nil && v.Kind == yaml.ScalarNode && v.Value == e.key {
+				w.d.noteRerender(cseq, cn)
+				v.Value = newKey
+			}
+		}
+	}
+	return nil
 }
 
 func (w *edit) remove(e *entity) (int, any, error) {
