@@ -3,6 +3,7 @@ package router
 import (
 	"reflect"
 	"regexp"
+	"regexp/syntax"
 	"sort"
 	"strings"
 	"testing"
@@ -121,7 +122,7 @@ func TestRegexPrefixes(t *testing.T) {
 		{`^/(a|b|c|d|e|f|g|h|i|j|k|l|m|n|o|p|q|r)x`, []string{"/"}, []string{"/qx"}, nil}, // too many branches
 	}
 	for _, c := range cases {
-		keys := regexPrefixes(c.pat)
+		keys := regexPrefixes(mustSyntax(c.pat))
 		var lits []string
 		for _, k := range keys {
 			lits = append(lits, k.lit)
@@ -179,8 +180,16 @@ func TestRequiredLiteral(t *testing.T) {
 		{`^.*`, ""},
 	}
 	for _, c := range cases {
-		if got := requiredLiteral(c.pat); got != c.want {
+		if got := requiredLiteral(mustSyntax(c.pat)); got != c.want {
 			t.Errorf("requiredLiteral(%q) = %q, want %q", c.pat, got, c.want)
 		}
 	}
+}
+
+func mustSyntax(pat string) *syntax.Regexp {
+	t, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		panic(err)
+	}
+	return t.Simplify()
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -263,19 +264,19 @@ func compilePathRegex(p string) (pathPred, error) {
 	if err != nil {
 		return pathPred{}, err
 	}
-	return pathPred{re: re, keys: regexPrefixes(pat), must: requiredLiteral(pat)}, nil
+	t, err := syntax.Parse(pat, syntax.Perl)
+	if err != nil {
+		return pathPred{re: re, keys: []regexKey{{}}}, nil
+	}
+	t = t.Simplify()
+	return pathPred{re: re, keys: regexPrefixes(t), must: requiredLiteral(t)}, nil
 }
 
 // requiredLiteral returns the longest run of exact literal text that every
 // match of pat contains (found in the top-level concatenation, through
 // groups), or "" when there is none. Checking it with strings.Contains
 // rules out most non-matching regexes without running them.
-func requiredLiteral(pat string) string {
-	t, err := syntax.Parse(pat, syntax.Perl)
-	if err != nil {
-		return ""
-	}
-	t = t.Simplify()
+func requiredLiteral(t *syntax.Regexp) string {
 	var best, cur []rune
 	flush := func() {
 		if len(cur) > len(best) {
@@ -331,20 +332,19 @@ const maxRegexKeys = 16
 // to maxRegexKeys keys. The keys err on the short side (a single empty key
 // when nothing is known), since they only rule candidates out before the
 // regex runs.
-func regexPrefixes(pat string) []regexKey {
-	unknown := []regexKey{{}}
-	t, err := syntax.Parse(pat, syntax.Perl)
-	if err != nil {
-		return unknown
-	}
-	t = t.Simplify()
+func regexPrefixes(t *syntax.Regexp) []regexKey {
 	if t.Op != syntax.OpConcat || len(t.Sub) == 0 || t.Sub[0].Op != syntax.OpBeginText {
-		return unknown
+		return []regexKey{{}}
 	}
 	pres, _ := walkPrefixes(t.Sub[1:], [][]foldRune{nil})
 	keys := make([]regexKey, 0, len(pres))
-	seen := map[string]bool{}
+next:
 	for _, p := range pres {
+		for _, k := range keys {
+			if slices.Equal(k.fold, p) {
+				continue next
+			}
+		}
 		var b strings.Builder
 		for _, fr := range p {
 			if fr.fold {
@@ -352,12 +352,7 @@ func regexPrefixes(pat string) []regexKey {
 			}
 			b.WriteRune(fr.r)
 		}
-		k := regexKey{lit: b.String(), fold: p}
-		id := k.lit + "\x00" + foldRunesKey(p) + "\x00" + strconv.Itoa(len(p))
-		if !seen[id] {
-			seen[id] = true
-			keys = append(keys, k)
-		}
+		keys = append(keys, regexKey{lit: b.String(), fold: p})
 	}
 	return keys
 }
