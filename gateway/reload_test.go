@@ -378,6 +378,39 @@ func TestReloadNoLeak(t *testing.T) {
 	if h > baseHeap+4<<20 {
 		t.Errorf("heap grew from %d KiB to %d KiB over %d reloads (bound: +4096 KiB)", baseHeap>>10, h>>10, n)
 	}
+
+	// Kong/kong#5732: rejected configs must not leave state behind either.
+	bad := []byte(brokenYAML)
+	for i := 0; i < 300; i++ {
+		if _, err := fg.g.WriteConfig(bad); err == nil {
+			t.Fatal("broken config accepted")
+		}
+	}
+	h2 := heap()
+	t.Logf("heap %d KiB after 300 rejected configs", h2>>10)
+	if h2 > h+2<<20 {
+		t.Errorf("heap grew from %d KiB to %d KiB over 300 rejected configs (bound: +2048 KiB)", h>>10, h2>>10)
+	}
+	if g := runtime.NumGoroutine(); g > baseGoroutines+5 {
+		t.Errorf("goroutines %d after rejected configs, baseline %d", g, baseGoroutines)
+	}
+}
+
+func TestReloadMissingFileKeepsServing(t *testing.T) {
+	fg := startFileGateway(t, versionYAML("A"), nil)
+	if err := os.Remove(fg.path); err != nil {
+		t.Fatal(err)
+	}
+	err := fg.g.Reload()
+	if !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Reload of a deleted file = %v, want a not-exist error", err)
+	}
+	if v := fg.version(t); v != "A" {
+		t.Errorf("serving %q after the file vanished, want A", v)
+	}
+	if st := fg.g.ReloadStats(); st.LastSuccessful || !strings.Contains(st.LastError, "kong.yml") {
+		t.Errorf("stats = %+v, want a failure naming the file", st)
+	}
 }
 
 // TestReloadUnderLoad: Kong/kong#6811, #5898: no failed request and no mixed
