@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -78,26 +77,11 @@ func startRIE() error {
 		return err
 	}
 	rieEnv.dir = dir
-	goBin, err := exec.LookPath("go")
+	bins, err := front.Build(root, dir)
 	if err != nil {
-		return fmt.Errorf("go toolchain not found: %w", err)
+		return err
 	}
-	rie := filepath.Join(dir, "aws-lambda-rie")
-	gohandler := filepath.Join(dir, "gohandler")
-	for _, b := range [][2]string{
-		{rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"},
-		{gohandler, "./testdata/lambda/gohandler"},
-	} {
-		cmd := exec.Command(goBin, "build", "-o", b[0], b[1])
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("go build %s: %v\n%s", b[1], err, out)
-		}
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return fmt.Errorf("node not found: %w", err)
-	}
+	rie, gohandler, node := bins.RIE, bins.GoHandler, bins.Node
 	var logw io.Writer
 	if os.Getenv("LUAGATE_RIE_LOG") != "" {
 		logw = os.Stderr
