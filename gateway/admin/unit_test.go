@@ -348,3 +348,27 @@ func TestWriteOnConfigWithoutText(t *testing.T) {
 		t.Errorf("services after the write = %v, want old,new", names)
 	}
 }
+
+// TestWriteKeepsJSONFiles: a kong.json stays JSON after an entity write.
+func TestWriteKeepsJSONFiles(t *testing.T) {
+	cfg, err := declarative.Load([]byte(`{"_format_version": "3.0", "services": [{"name": "old", "host": "example.com"}]}`), declarative.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &memBackend{cfg: cfg}
+	h := New(b, Options{Writes: true})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("PATCH", "/services/old", strings.NewReader("port=8080"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	h.ServeHTTP(rec, req)
+	if rec.Code != 200 || !strings.Contains(rec.Body.String(), `"port":8080`) {
+		t.Fatalf("PATCH = %d %s", rec.Code, rec.Body)
+	}
+	var v map[string]any
+	if err := json.Unmarshal(b.cfg.Raw, &v); err != nil {
+		t.Fatalf("kong.json is no longer JSON: %v\n%s", err, b.cfg.Raw)
+	}
+	if got, _ := json.Marshal(v["services"]); string(got) != `[{"host":"example.com","name":"old","port":8080}]` {
+		t.Errorf("services = %s", got)
+	}
+}
