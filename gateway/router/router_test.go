@@ -38,6 +38,7 @@ func conformanceCases() []conformanceCase {
 		{name: "host entry with port rejects another port", routes: []*declarative.Route{R("a", 1, hosts("example.com:8080"))}, req: get("example.com:8000", "/"), want: ""},
 		{name: "host entry with port uses the listener port when Host has none", routes: []*declarative.Route{R("a", 1, hosts("example.com:8000"))}, req: get("example.com", "/"), want: "a"},
 		{name: "host entry with port, Host without port, other listener", routes: []*declarative.Route{R("a", 1, hosts("example.com:8080"))}, req: get("example.com", "/"), want: ""},
+		{name: "host entry with port matches the listener port when Host has none", routes: []*declarative.Route{R("a", 1, hosts("example.com:8080"))}, req: req("example.com", "/", withListener(8080)), want: "a"},
 		{name: "suffix wildcard", routes: []*declarative.Route{R("a", 1, hosts("*.example.com"))}, req: get("api.example.com", "/"), want: "a"},
 		{name: "suffix wildcard matches any depth", routes: []*declarative.Route{R("a", 1, hosts("*.example.com"))}, req: get("a.b.c.example.com", "/"), want: "a"},
 		{name: "suffix wildcard does not match the bare domain", routes: []*declarative.Route{R("a", 1, hosts("*.example.com"))}, req: get("example.com", "/"), want: ""},
