@@ -607,3 +607,18 @@ func TestOldSnapshotClosesAfterItsLastRequest(t *testing.T) {
 		t.Fatal("the old snapshot did not close after its last request")
 	}
 }
+
+// BenchmarkWriteConfig: one validated, fsynced and swapped reload of a
+// config with two Lua functions.
+func BenchmarkWriteConfig(b *testing.B) {
+	fg := startFileGateway(b, versionYAML("A"), nil)
+	texts := [2][]byte{[]byte(versionYAML("A")), []byte(versionYAML("B"))}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := fg.g.WriteConfig(texts[i%2]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
