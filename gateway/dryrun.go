@@ -135,7 +135,7 @@ func DryRun(cfg *declarative.Config, settings Settings, in DryRunRequest) (*DryR
 		return nil, errors.New("gateway: DryRun(nil config)")
 	}
 	res := &DryRunResult{Plugins: []DryRunPlugin{}, Trace: []DryRunStep{}, Errors: []string{}}
-	logs := &dryRunLog{mu: &sync.Mutex{}, res: res}
+	logs := &dryRunLog{mu: &sync.Mutex{}, res: res, seen: map[string]bool{}}
 	rt, err := NewRuntime(settings, slog.New(logs))
 	if err != nil {
 		return nil, err
@@ -563,6 +563,7 @@ func (c *dryRunCapture) close() {
 
 // dryRunLog keeps the warnings and errors the gateway logs during a dry run.
 type dryRunLog struct {
+	seen  map[string]bool // first lines logged (under mu)
 	mu    *sync.Mutex
 	res   *DryRunResult
 	attrs []slog.Attr
@@ -572,7 +573,8 @@ func (l *dryRunLog) Enabled(_ context.Context, lvl slog.Level) bool { return lvl
 
 func (l *dryRunLog) Handle(_ context.Context, r slog.Record) error {
 	var b strings.Builder
-	b.WriteString(r.Message)
+	msg, _, _ := strings.Cut(r.Message, "\nstack traceback:")
+	b.WriteString(msg)
 	var attrs []slog.Attr
 	attrs = append(attrs, l.attrs...)
 	r.Attrs(func(a slog.Attr) bool {
@@ -582,19 +584,24 @@ func (l *dryRunLog) Handle(_ context.Context, r slog.Record) error {
 	sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
 	for _, a := range attrs {
 		switch a.Key {
-		case "request_id", "component", "route_id", "service_id", "workspace":
+		case "request_id", "component", "route_id", "service_id", "workspace", "traceback", "timeout":
 			continue
 		}
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 	}
 	l.mu.Lock()
+	defer l.mu.Unlock()
+	first, _, _ := strings.Cut(r.Message, "\n")
+	if l.seen[first] {
+		return nil // the same failure, logged by the Lua runtime and by the proxy
+	}
+	l.seen[first] = true
 	l.res.Errors = append(l.res.Errors, b.String())
-	l.mu.Unlock()
 	return nil
 }
 
 func (l *dryRunLog) WithAttrs(as []slog.Attr) slog.Handler {
-	return &dryRunLog{mu: l.mu, res: l.res, attrs: append(append([]slog.Attr{}, l.attrs...), as...)}
+	return &dryRunLog{mu: l.mu, res: l.res, seen: l.seen, attrs: append(append([]slog.Attr{}, l.attrs...), as...)}
 }
 
 func (l *dryRunLog) WithGroup(string) slog.Handler { return l }

@@ -19,8 +19,13 @@ var initTemplate []byte
 const configUsage = `Usage: luagate config COMMAND [OPTIONS]
 
 Commands:
-  parse FILE     validate FILE as luagate/Kong would load it; prints 'parse successful'
-                 or every error with its place (file:line: path: message), exit 1
+  parse FILE [--format text|json]
+                 validate FILE as luagate/Kong would load it; prints 'parse successful'
+                 or every error with its place (file:line: path: message), exit 1;
+                 --format json prints {"ok":true} or [{file,line,path,message}]
+  diff OLD NEW   what deploying NEW over OLD changes, entity by entity;
+                 exit 0 when equal, 2 when different, 1 on error
+  hash FILE      the configuration_hash /status will report once FILE is deployed
   init [FILE]    write a commented example to FILE (default ./kong.yml); never overwrites
 `
 
@@ -34,6 +39,10 @@ func cmdConfig(args []string, stdout, stderr io.Writer, getenv func(string) stri
 		return cmdConfigParse(args[1:], stdout, stderr, getenv)
 	case "init":
 		return cmdConfigInit(args[1:], stdout, stderr)
+	case "diff":
+		return cmdConfigDiff(args[1:], stdout, stderr, getenv)
+	case "hash":
+		return cmdConfigHash(args[1:], stdout, stderr, getenv)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, configUsage)
 		return 0
@@ -46,20 +55,26 @@ func cmdConfig(args []string, stdout, stderr io.Writer, getenv func(string) stri
 func cmdConfigParse(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
 	fs := flag.NewFlagSet("config parse", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 1
+	format := fs.String("format", "text", "output format: text, or json for machines")
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		return flagExit(err)
 	}
-	if fs.NArg() != 1 {
+	if len(pos) != 1 {
 		return fail(stderr, "expected a declarative configuration file; see `luagate config --help`")
+	}
+	switch *format {
+	case "text":
+	case "json":
+		return configParseJSON(pos[0], stdout, getenv)
+	default:
+		return fail(stderr, "--format %q is not text or json", *format)
 	}
 	settings, err := gateway.SettingsFromEnv(getenv)
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
-	path := fs.Arg(0)
+	path := pos[0]
 	cfg, err := declarative.LoadFile(path, gateway.Registry(settings))
 	if err != nil {
 		fmt.Fprintf(stderr, "Error: Failed parsing:\n%s\n", declarative.FormatText(err))

@@ -3,7 +3,11 @@
 //
 //	luagate start [-c kong.yml] [--proxy-listen ...] [--admin-listen ...] [--status-listen ...] [--log-level ...]
 //	luagate config parse FILE
+//	luagate config diff OLD NEW
+//	luagate config hash FILE
 //	luagate config init [FILE]
+//	luagate request [-c kong.yml] METHOD PATH [-H 'Name: value' ...] [-d BODY]
+//	luagate lint FILE
 //	luagate health [--status-listen ADDR]
 //	luagate version
 package main
@@ -21,7 +25,11 @@ A DB-less, Kong-compatible API gateway driven by one declarative kong.yml.
 Commands:
   start          start the gateway on a declarative config (kong.yml)
   config parse   validate a declarative config file and print every error
+  config diff    what deploying a new kong.yml changes, entity by entity
+  config hash    the configuration_hash /status will report for a kong.yml
   config init    write a commented example kong.yml
+  request        dry-run one request through a kong.yml (no server, no network)
+  lint           warnings parse does not give (PDK names, shadowed routes, ...)
   health         ask a running gateway's status listener whether it is ready
   version        print the version
 
@@ -43,6 +51,10 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return cmdStart(args[1:], stdout, stderr, getenv)
 	case "config":
 		return cmdConfig(args[1:], stdout, stderr, getenv)
+	case "request":
+		return cmdRequest(args[1:], stdout, stderr, getenv)
+	case "lint":
+		return cmdLint(args[1:], stdout, stderr, getenv)
 	case "health":
 		return cmdHealth(args[1:], stdout, stderr, getenv)
 	case "version", "--version", "-v":
