@@ -39,8 +39,14 @@ func TestLambdaEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { in.Stop() })
+	goIn, err := front.Start(front.InstanceOptions{RIE: bins.RIE, Command: []string{bins.GoHandler}, Dir: root, FunctionName: "proxy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { goIn.Stop() })
 	f := front.New(true)
 	f.Add("orders-fn", in)
+	f.Add("proxy", goIn)
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
 	host, port, _ := strings.Cut(strings.TrimPrefix(srv.URL, "http://"), ":")
@@ -74,7 +80,20 @@ routes:
       host: %s
       port: %s
       disable_https: true
-`, host, port, host, port)
+- name: multi
+  paths: [/multi]
+  plugins:
+  - name: aws-lambda
+    config:
+      function_name: proxy
+      aws_region: us-east-1
+      aws_key: AKIDLOCAL
+      aws_secret: local-secret
+      host: %s
+      port: %s
+      disable_https: true
+      is_proxy_integration: true
+`, host, port, host, port, host, port)
 	path := filepath.Join(t.TempDir(), "kong.yml")
 	if err := os.WriteFile(path, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
@@ -116,6 +135,12 @@ routes:
 	}
 	if r.header.Get("X-Amz-Executed-Version") != "$LATEST" {
 		t.Errorf("Lambda headers not passed through: %v", r.header)
+	}
+
+	// multiValueHeaders reach the client as repeated header lines.
+	r = tg.do(t, "GET", "/multi?shape=multi", nil, "")
+	if r.status != 200 || r.body != "multi" || fmt.Sprint(r.header.Values("X-Multi")) != "[a b]" {
+		t.Errorf("multiValueHeaders: %d %q X-Multi=%q", r.status, r.body, r.header.Values("X-Multi"))
 	}
 
 	// A Lambda API error (unknown function) is Kong's generic 500.
