@@ -630,9 +630,12 @@ func redisSetKeepalive(L *lua.LState) int {
 	if c.conn == nil {
 		return pushNilErr(L, "closed")
 	}
+	// nil: lua_socket_keepalive_timeout; 0: no idle limit (nginx)
 	idle := msDuration(L, 2, "setkeepalive")
-	if idle == 0 {
+	if L.Get(2) == lua.LNil {
 		idle = defaultKeepaliveIdle
+	} else if idle == 0 {
+		idle = 100 * 365 * 24 * time.Hour
 	}
 	size := c.conn.poolSize
 	if v := L.Get(3); v != lua.LNil {

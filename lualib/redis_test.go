@@ -650,3 +650,24 @@ func TestNetPoolsClose(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// BenchmarkRedisRawIncr is the floor for BenchmarkRedisIncr: the same INCR
+// round trip on a plain Go connection, without Lua.
+func BenchmarkRedisRawIncr(b *testing.B) {
+	srv := redistest.Start(b, redistest.Options{})
+	c, err := net.Dial("tcp", srv.Addr())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	req := []byte("*2\r\n$4\r\nincr\r\n$5\r\nbench\r\n")
+	buf := make([]byte, 64)
+	for b.Loop() {
+		if _, err := c.Write(req); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Read(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

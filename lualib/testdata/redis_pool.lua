@@ -30,6 +30,13 @@ for i = 1, 3 do
   assert_eq(again:set_keepalive(10000, 5), 1)
 end
 
+-- a 0 idle timeout keeps the connection without a time limit (nginx)
+local forever = connect({pool = pool})
+assert_eq(forever:set_keepalive(0, 5), 1)
+forever = connect({pool = pool})
+assert_eq(forever:get_reused_times(), 4, "kept with max_idle_timeout 0")
+assert_eq(forever:set_keepalive(), 1)
+
 -- another pool name is another pool
 local other = connect({pool = pool .. "-other"})
 assert_eq(other:get_reused_times(), 0)
