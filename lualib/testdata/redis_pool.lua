@@ -34,7 +34,7 @@ end
 local forever = connect({pool = pool})
 assert_eq(forever:set_keepalive(0, 5), 1)
 forever = connect({pool = pool})
-assert_eq(forever:get_reused_times(), 4, "kept with max_idle_timeout 0")
+assert_eq(forever:get_reused_times(), 5, "kept with max_idle_timeout 0")
 assert_eq(forever:set_keepalive(), 1)
 
 -- another pool name is another pool
