@@ -34,6 +34,12 @@ type StateOptions struct {
 	// When RegistrySize and RegistryMaxSize are both 0 the registry starts at
 	// 1024 slots and may grow to 256Ki; CallStackSize 0 is gopher-lua's 256.
 	CallStackSize, RegistrySize, RegistryMaxSize int
+	// MaxStringSize bounds the string one builtin call may produce
+	// (string.rep, string.format, string.gsub, table.concat, cjson.encode,
+	// ngx.encode_base64, ngx.escape_uri, ngx.encode_args, ngx.re.gsub):
+	// past it the call raises "string length overflow" instead of
+	// allocating. 0 means DefaultMaxStringSize (16 MiB); negative: no bound.
+	MaxStringSize int
 	// Net holds the resty.redis keepalive pools and resty.http's transport;
 	// it outlives snapshots (gateway.Runtime owns it). nil: a process-wide default.
 	Net *NetPools

@@ -71,6 +71,9 @@ func newState(opts StateOptions) *lua.LState {
 		// small and growable: a pooled state stays small (performance anchors)
 		opts.RegistrySize, opts.RegistryMaxSize = 1024, 256*1024
 	}
+	if opts.MaxStringSize == 0 {
+		opts.MaxStringSize = DefaultMaxStringSize
+	}
 	L := lua.NewState(lua.Options{
 		SkipOpenLibs:    true,
 		CallStackSize:   opts.CallStackSize,
@@ -93,6 +96,8 @@ func newState(opts StateOptions) *lua.LState {
 		L.Push(lua.LString(lib.name))
 		L.Call(1, 0)
 	}
+	// cached patterns and bounded results (strlib.go)
+	openStrLib(L, opts.MaxStringSize)
 	p := &pdk{L: L, opts: opts, pluginCtx: map[string]*lua.LTable{}}
 	p.logger = opts.Logger
 	if p.logger == nil {
