@@ -580,3 +580,40 @@ func TestLambdaRIENodeSeedHandler(t *testing.T) {
 		t.Errorf("default base64_encode_body: %d %s, want 502 %s", e.Status, e.Body, want)
 	}
 }
+
+// Concurrent requests share one cached client; the Front queues them on the
+// single RIE instance (an overlapping invoke would crash RIE).
+func TestLambdaRIEConcurrent(t *testing.T) {
+	needRIE(t)
+	kind := testKind(LambdaSettings{})
+	v, errs := kind.Validate(frontConfig("echo", nil), nil)
+	if len(errs) > 0 {
+		t.Fatal(errs[0])
+	}
+	l := v.(*Lambda)
+	const n = 30
+	errc := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ex := rieRequest("GET", fmt.Sprintf("/?i=%d", i), "")
+			if err := l.Run(lualib.PhaseAccess, ex, nil); err != nil {
+				errc <- err
+				return
+			}
+			if e := ex.LastExit(); e == nil || e.Status != 200 || string(e.Body) != fmt.Sprintf(`{"i":"%d"}`, i) {
+				errc <- fmt.Errorf("request %d: %+v", i, e)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	for err := range errc {
+		t.Error(err)
+	}
+	if got := kind.rt.clients.len(); got != 1 {
+		t.Errorf("%d cached clients, want 1", got)
+	}
+}
