@@ -85,7 +85,7 @@ func (r *request) metricsRoute() *gm.Route {
 }
 
 // MetricsSample implements metrics.Exchange.
-func (r *request) MetricsSample(s *gm.Sample, bandwidth bool) {
+func (r *request) MetricsSample(bandwidth bool) (s gm.Sample) {
 	s.Status = r.ctx.Response.StatusCode()
 	s.FromService = r.source == lualib.SourceService
 	if r.consumer != nil {
@@ -111,6 +111,7 @@ func (r *request) MetricsSample(s *gm.Sample, bandwidth bool) {
 		s.Ingress = r.requestLength()
 		s.Egress = r.bytesSent()
 	}
+	return s
 }
 
 // msFloat is a duration in whole milliseconds, as Kong's latencies are.

@@ -98,9 +98,9 @@ func (pluginSchema) Validate(cfg map[string]any, _ *declarative.PluginEnv) (any,
 type Exchange interface {
 	// MetricsRoute is the matched route's handle, nil when no route matched.
 	MetricsRoute() *Route
-	// MetricsSample fills s for the finished request; the byte counts are
+	// MetricsSample describes the finished request; the byte counts are
 	// computed only when bandwidth is set.
-	MetricsSample(s *Sample, bandwidth bool)
+	MetricsSample(bandwidth bool) Sample
 }
 
 // Plugin is one prometheus instance: its work is all in log, and only for
@@ -135,8 +135,7 @@ func (p *Plugin) Log(ex Exchange) {
 	if r == nil {
 		return
 	}
-	var s Sample
-	ex.MetricsSample(&s, c.BandwidthMetrics)
+	s := ex.MetricsSample(c.BandwidthMetrics)
 	r.Observe(Flags{PerConsumer: c.PerConsumer, StatusCode: c.StatusCodeMetrics, Latency: c.LatencyMetrics, Bandwidth: c.BandwidthMetrics}, &s)
 }
 
