@@ -554,6 +554,7 @@ func TestEntityWrites(t *testing.T) {
 	n := startNode(t, nil)
 	svcID, _ := n.req(t, "GET", "/services/my-service", nil).json["id"].(string)
 	prePlugin, _ := get(n.req(t, "GET", "/services/my-service/plugins", nil).json, "data.0.id").(string)
+	var thirdID any // set when "third" is created
 
 	steps := []struct {
 		name, method, path string
@@ -565,7 +566,8 @@ func TestEntityWrites(t *testing.T) {
 	}{
 		{name: "create service json", method: "POST", path: "/services", body: map[string]any{"name": "third", "url": "http://example.org:8080/base"},
 			status: 201, want: map[string]any{"name": "third", "host": "example.org", "port": 8080.0, "path": "/base", "protocol": "http"},
-			fileHas: []string{"name: third", "# top comment kept", "# a comment on second"}},
+			fileHas: []string{"name: third", "# top comment kept", "# a comment on second"},
+			after:   func(t *testing.T) { thirdID = n.req(t, "GET", "/services/third", nil).json["id"] }},
 		{name: "duplicate name", method: "POST", path: "/services", body: map[string]any{"name": "third", "host": "example.com"},
 			status: 409, want: map[string]any{"code": 5.0, "name": "unique constraint violation", "fields.name": "third"}},
 		{name: "invalid service", method: "POST", path: "/services", body: map[string]any{"name": "fourth", "port": 99999},
@@ -619,6 +621,18 @@ func TestEntityWrites(t *testing.T) {
 			status: 400, want: map[string]any{"code": 2.0, "fields.name": "plugin 'nope' not enabled; add it to the 'plugins' configuration property"}},
 		{name: "move route to another service", method: "PATCH", path: "/routes/r2", body: map[string]any{"service": map[string]any{"id": svcID}},
 			status: 200, want: map[string]any{"service.id": svcID, "name": "r2"}},
+		{name: "rename keeps the id", method: "PATCH", path: "/services/third", body: map[string]any{"name": "third-renamed"},
+			status: 200, want: map[string]any{"name": "third-renamed", "id": "*"},
+			after: func(t *testing.T) {
+				if r := n.req(t, "GET", "/services/third-renamed", nil); r.status != 200 || r.json["id"] != thirdID {
+					t.Errorf("renamed service id = %v, want %v", r.json["id"], thirdID)
+				}
+			}},
+		{name: "unset a nested route's service", method: "PATCH", path: "/routes/r2", body: map[string]any{"service": nil},
+			status: 200, want: map[string]any{"service": nil, "name": "r2", "paths.0": "/r2"}},
+		{name: "scope a nested plugin to a route too", method: "PATCH", path: "/plugins/" + prePlugin, body: url.Values{"route.name": {"hello"}},
+			status: 200, want: map[string]any{"id": prePlugin, "service.id": svcID, "route.id": "*", "config.access.0": `kong.service.request.set_header("x-pre", "1")`},
+			fileHas: []string{"service: " + svcID}},
 	}
 	for _, st := range steps {
 		t.Run(st.name, func(t *testing.T) {
@@ -757,7 +771,7 @@ func TestWritesKeepLayout(t *testing.T) {
 			func(o string) string { return strings.Replace(o, "consumers:\n- username: alice\n", "", 1) }},
 		{"rename follows references", "PATCH", "/routes/other", map[string]any{"name": "renamed"},
 			func(o string) string {
-				o = strings.Replace(o, "  - name: other\n", "  - name: renamed\n", 1)
+				o = strings.Replace(o, "  - name: other\n", "  - id: ROUTE-ID\n    name: renamed\n", 1)
 				return strings.Replace(o, "  route: other\n", "  route: renamed\n", 1)
 			}},
 		{"delete a target", "DELETE", "/upstreams/up1/targets/127.0.0.1:9001", nil,
@@ -766,11 +780,12 @@ func TestWritesKeepLayout(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			n := startNode(t, nil)
 			orig := n.file(t)
+			routeID, _ := n.req(t, "GET", "/routes/other", nil).json["id"].(string)
 			r := n.req(t, tc.method, tc.path, tc.body)
 			if r.status >= 300 {
 				t.Fatalf("%s %s = %d %s", tc.method, tc.path, r.status, r.body)
 			}
-			want := tc.edit(orig)
+			want := strings.ReplaceAll(tc.edit(orig), "ROUTE-ID", routeID)
 			if want == orig {
 				t.Fatal("test edit changed nothing")
 			}

@@ -238,7 +238,8 @@ func fkKey(v any) (string, bool) {
 }
 
 // resolveFKs resolves the foreign keys present in fields; unknown ones are
-// Kong's foreign key violation. A null removes the field.
+// Kong's foreign key violation. Nulls are left in fields and out of the
+// result.
 func (w *edit) resolveFKs(fields map[string]any) (map[string]*entity, error) {
 	out := map[string]*entity{}
 	for _, fk := range fkFields[w.k.plural] {
@@ -247,8 +248,7 @@ func (w *edit) resolveFKs(fields map[string]any) (map[string]*entity, error) {
 			continue
 		}
 		if v == nil {
-			delete(fields, fk[0])
-			continue
+			continue // an explicit null: the caller decides
 		}
 		key, ok := fkKey(v)
 		if !ok {
@@ -273,6 +273,11 @@ func (w *edit) create(b *body, parent *entity, status int) (int, any, error) {
 	}
 	if parent != nil {
 		delete(f, parent.kind.singular)
+	}
+	for _, fk := range fkFields[w.k.plural] {
+		if v, ok := f[fk[0]]; ok && v == nil {
+			delete(f, fk[0])
+		}
 	}
 	refs, err := w.resolveFKs(f)
 	if err != nil {
@@ -369,28 +374,34 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 	if err != nil {
 		return 0, nil, err
 	}
-	// Where the entity goes: stays, moves under another parent, or moves to
-	// the top level with references.
+	// Where the entity goes: it stays, moves under another parent, or moves
+	// to the top level with references (a nested entity cannot name another
+	// scope, and one whose parent is unset has no parent).
 	newParent, move := "", false
-	if nestedFK != "" {
-		newParent = parentPath
-		if v, ok := b.fields[nestedFK]; ok && v == nil {
-			newParent, move = "", true
+	for fk, pe := range refs {
+		if fk != nestedFK {
+			f[fk] = pe.id // top-level form: a reference by id
 		}
 	}
-	for fk, pe := range refs {
-		delete(f, fk)
-		if fk == nestedFK && newParent != "" {
+	if nestedFK != "" {
+		parentID, unset := e.parents[nestedFK], false
+		newParent = parentPath
+		if v, ok := f[nestedFK]; ok && v == nil {
+			unset = true
+			delete(f, nestedFK)
+		}
+		if pe, ok := refs[nestedFK]; ok {
+			delete(f, nestedFK)
+			parentID = pe.id
 			if pe.path != parentPath {
 				newParent, move = pe.path, true
 			}
-			continue
 		}
-		f[fk] = pe.id
-		if newParent != "" {
-			// a nested entity cannot reference another scope: go top level
-			f[nestedFK] = e.parents[nestedFK]
+		if unset || len(refs) > 1 || (len(refs) == 1 && refs[nestedFK] == nil) {
 			newParent, move = "", true
+			if !unset {
+				f[nestedFK] = parentID
+			}
 		}
 	}
 	if move {
@@ -403,9 +414,20 @@ func (w *edit) update(b *body, e *entity, urlKey string, replace bool) (int, any
 			return 0, nil, err
 		}
 	}
+	renamed := false
 	if newKey, ok := f[w.k.key].(string); ok && w.k.key != "" && e.key != "" && newKey != e.key {
+		renamed = true
 		if err := w.renameRefs(e, newKey); err != nil {
 			return 0, nil, err
+		}
+	}
+	// Ids derived from names or scopes (services, routes, consumers and
+	// upstreams by name; plugins and targets by their cache key) would change
+	// with them; an update keeps the id, so it is written down.
+	if _, has := f["name"]; renamed || move || len(refs) > 0 || replace ||
+		(w.k.plural == "plugins" && has) || (w.k.plural == "targets" && f["target"] != nil) {
+		if mapGet(node, "id") == nil {
+			node.Content = append([]*yaml.Node{strScalar("id"), strScalar(e.id)}, node.Content...)
 		}
 	}
 	if replace {
