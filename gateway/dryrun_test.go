@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"luagate/declarative"
 )
@@ -234,5 +235,38 @@ func TestDryRunRequestIDIsStable(t *testing.T) {
 	idb, _ := header(b.Upstream.Headers, "X-Kong-Request-Id")
 	if len(ida) != 32 || ida != idb {
 		t.Errorf("request ids %q and %q, want the same 32 characters", ida, idb)
+	}
+}
+
+// TestDrainTimeoutSetting: KONG_DRAIN_TIMEOUT bounds the SIGTERM drain
+// (cmd/luagate's TestSIGTERMDrainsInFlightRequests runs it for real).
+func TestDrainTimeoutSetting(t *testing.T) {
+	for _, tt := range []struct {
+		env  string
+		want time.Duration
+		bad  bool
+	}{
+		{"", 10 * time.Second, false},
+		{"30", 30 * time.Second, false},
+		{"1.5", 1500 * time.Millisecond, false},
+		{"2m", 2 * time.Minute, false},
+		{"soon", 0, true},
+		{"-1", 0, true},
+	} {
+		s, err := SettingsFromEnv(func(k string) string {
+			if k == "KONG_DRAIN_TIMEOUT" {
+				return tt.env
+			}
+			return ""
+		})
+		if tt.bad {
+			if err == nil || !strings.Contains(err.Error(), "KONG_DRAIN_TIMEOUT") {
+				t.Errorf("%q: error %v, want one naming KONG_DRAIN_TIMEOUT", tt.env, err)
+			}
+			continue
+		}
+		if err != nil || s.drainTimeout() != tt.want {
+			t.Errorf("%q: drain timeout %v (%v), want %v", tt.env, s.drainTimeout(), err, tt.want)
+		}
 	}
 }

@@ -100,7 +100,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	}
 	g.draining.Store(true)
 	g.logger.Info("shutting down: draining in-flight requests")
-	sctx, cancel := context.WithTimeout(context.Background(), shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), g.settings.drainTimeout())
 	defer cancel()
 	for _, l := range ls {
 		if err := l.srv.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {

@@ -79,6 +79,20 @@ type Settings struct {
 	// AdminMaxBodySize limits Admin API request bodies
 	// (nginx_admin_client_max_body_size, default 10m).
 	AdminMaxBodySize int64
+
+	// DrainTimeout bounds how long SIGTERM waits for in-flight requests
+	// (KONG_DRAIN_TIMEOUT in seconds or a Go duration, default 10s; like
+	// nginx_main_worker_shutdown_timeout). /status/ready answers 503 while
+	// the node drains.
+	DrainTimeout time.Duration
+}
+
+// drainTimeout is DrainTimeout, or the default when unset.
+func (s *Settings) drainTimeout() time.Duration {
+	if s.DrainTimeout > 0 {
+		return s.DrainTimeout
+	}
+	return shutdownGrace
 }
 
 // DefaultSettings returns Kong's defaults for every setting luagate honours.
@@ -102,6 +116,7 @@ func DefaultSettings() Settings {
 		UpstreamKeepalivePoolSize:    512,
 		AdminWrites:                  true,
 		AdminMaxBodySize:             10 << 20,
+		DrainTimeout:                 shutdownGrace,
 	}
 }
 
@@ -195,6 +210,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	boolean("ADMIN_WRITES", &s.AdminWrites)
 	str("ADMIN_TOKEN", &s.AdminToken)
 	size("NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", &s.AdminMaxBodySize)
+	seconds("DRAIN_TIMEOUT", &s.DrainTimeout)
 	if v := strings.TrimSpace(getenv("KONG_NGINX_HTTP_LUA_SHARED_DICT")); v != "" {
 		d, err := parseSharedDicts(v)
 		if err != nil {
@@ -241,6 +257,9 @@ func (s *Settings) Validate() error {
 	}
 	if _, err := parseHeaderFlags(s.Headers, s.HeadersUpstream); err != nil {
 		errs = append(errs, err)
+	}
+	if s.DrainTimeout < 0 {
+		errs = append(errs, errors.New("drain_timeout: must not be negative"))
 	}
 	if s.LuaMaxExecutionTime < 0 {
 		errs = append(errs, errors.New("lua_max_execution_time: must not be negative"))
