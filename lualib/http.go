@@ -156,9 +156,20 @@ type httpResponse struct {
 	done    bool // body fully read
 	readTO  time.Duration
 	started time.Time
+	onIO    func(string, time.Duration, error)
+}
+
+// record reports the request to OnIO once: when its body ends, fails or
+// is abandoned.
+func (r *httpResponse) record(err error) {
+	if r.onIO != nil {
+		r.onIO("http", time.Since(r.started), err)
+		r.onIO = nil
+	}
 }
 
 func (r *httpResponse) finish() {
+	r.record(nil)
 	if r.body != nil {
 		r.body.Close()
 		r.body = nil
@@ -460,7 +471,8 @@ func (c *httpClient) request(L *lua.LState, params *lua.LTable, keepalive bool) 
 		c.lastUses = c.last.uses.Load()
 		c.reused = int(c.lastUses) - 1
 	}
-	r := &httpResponse{resp: resp, body: resp.Body, timer: timer, fired: fired, cancel: cancel, readTO: readTO, started: start}
+	r := &httpResponse{resp: resp, body: resp.Body, timer: timer, fired: fired, cancel: cancel, readTO: readTO,
+		started: start, onIO: ioHook(L)}
 	c.res = r
 	L.Push(c.responseTable(L, r, method))
 	return 1
@@ -667,14 +679,13 @@ func (c *httpClient) read(L *lua.LState, r *httpResponse, buf *bytes.Buffer, siz
 	buf.Write(p[:n])
 	if err == io.EOF {
 		r.done = true
-		r.finish() // the connection goes back to the transport's pool
-		recordIO(L, "http", r.started, nil)
+		r.finish() // records the call; the connection goes back to the transport's pool
 		return n, ""
 	}
 	if err != nil {
 		fired := r.fired.Load()
+		r.record(err)
 		c.closeConn()
-		recordIO(L, "http", r.started, err)
 		raiseIfCancelled(L)
 		if fired {
 			return n, "timeout"

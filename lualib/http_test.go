@@ -257,3 +257,29 @@ func TestHTTPUnixSocketAndServerName(t *testing.T) {
 		})
 	}
 }
+
+// OnIO sees every request once: with a body, without one (204), abandoned
+// bodies (at close) and failures.
+func TestHTTPOnIO(t *testing.T) {
+	srv, _ := echoServer(t, false)
+	type call struct {
+		kind string
+		err  bool
+	}
+	var calls []call
+	L := newIOState(t, lualib.NewNetPools(), lualib.PhaseAccess, func(kind string, d time.Duration, err error) {
+		calls = append(calls, call{kind, err != nil})
+	})
+	L.SetGlobal("BASE", lua.LString(srv.URL))
+	L.SetGlobal("PORT", lua.LNumber(srv.Listener.Addr().(*net.TCPAddr).Port))
+	eval(t, L, `local http = require "resty.http"
+		http.new():request_uri(BASE .. "/echo")
+		http.new():request_uri(BASE .. "/empty")
+		http.new():request_uri("http://127.0.0.1:1/")
+		local h = http.new(); h:set_timeout(100); h:request_uri(BASE .. "/slow")
+		local a = http.new(); a:connect("127.0.0.1", PORT); a:request{path = "/big"}; a:close()`)
+	want := []call{{"http", false}, {"http", false}, {"http", true}, {"http", true}, {"http", false}}
+	if fmt.Sprint(calls) != fmt.Sprint(want) {
+		t.Errorf("OnIO calls = %v, want %v", calls, want)
+	}
+}

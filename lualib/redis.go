@@ -271,9 +271,16 @@ func checkNetwork(L *lua.LState, kind string) {
 
 // recordIO reports one call's duration to StateOptions.OnIO.
 func recordIO(L *lua.LState, kind string, start time.Time, err error) {
-	if p := pdkIfAny(L); p != nil && p.opts.OnIO != nil {
-		p.opts.OnIO(kind, time.Since(start), err)
+	if f := ioHook(L); f != nil {
+		f(kind, time.Since(start), err)
 	}
+}
+
+func ioHook(L *lua.LState) func(string, time.Duration, error) {
+	if p := pdkIfAny(L); p != nil {
+		return p.opts.OnIO
+	}
+	return nil
 }
 
 // ioContext returns the state's context (cancelled by the functions
