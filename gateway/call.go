@@ -79,12 +79,12 @@ func (r *request) proxy() bool {
 		if err == nil || attempt >= retries || !retryable(err, streamed) {
 			break
 		}
-		r.rt.logger.Debug("upstream attempt failed, retrying", "request_id", r.RequestID(), "target", t.key.addr, "attempt", attempt+1, "error", err)
+		r.rt.logger.Debug("upstream attempt failed, retrying", append(r.logAttrs(""), "target", t.key.addr, "attempt", attempt+1, "error", err)...)
 	}
 	r.upHeaders = time.Now()
 	if err != nil {
 		ue := classifyUpstreamError(err)
-		r.rt.logger.Error("upstream request failed", "request_id", r.RequestID(), "status", ue.status, "tries", r.tries, "error", err)
+		r.rt.logger.Error("upstream request failed", append(r.logAttrs(""), "status", ue.status, "tries", r.tries, "error", err)...)
 		if ue.kongError {
 			r.kongError(ue.status, ue.msg)
 		} else {
@@ -130,7 +130,7 @@ func (r *request) proxy() bool {
 
 	if r.chain.has(phBodyFilter) || r.buffering || resp.BodyStream() == nil {
 		if err := r.readUpstreamBody(); err != nil {
-			r.rt.logger.Error("reading the upstream body failed", "request_id", r.RequestID(), "error", err)
+			r.rt.logger.Error("reading the upstream body failed", append(r.logAttrs(""), "error", err)...)
 			r.ctx.Response.SetConnectionClose()
 		}
 		if r.buffering {

@@ -191,4 +191,13 @@ func (r *request) accessLog() {
 	al.Log(&e)
 }
 
-var _ gm.Exchange = (*request)(nil)
+// ObserveLambda implements metrics.LambdaObserver: the aws-lambda plugin
+// reports each Invoke through its Exchange.
+func (r *request) ObserveLambda(function string, d time.Duration, err error) {
+	r.rt.metrics.ObserveLambda(function, d, err)
+}
+
+var (
+	_ gm.Exchange       = (*request)(nil)
+	_ gm.LambdaObserver = (*request)(nil)
+)

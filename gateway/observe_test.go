@@ -151,6 +151,12 @@ services:
       config:
         access:
         - error("boom")
+- name: dead-svc
+  url: http://127.0.0.1:9
+  retries: 0
+  routes:
+  - name: r-dead
+    paths: [/dead]
 - host: 127.0.0.1
   port: %[1]d
   routes:
@@ -430,6 +436,8 @@ func TestRequestLogLines(t *testing.T) {
 	r1 := tg.do(t, "GET", "/exit", map[string]string{"User-Agent": "ua/1"}, "")
 	r2 := tg.do(t, "GET", "/boom", nil, "")
 	tg.do(t, "GET", "/svc/x?q=1", nil, "")
+	r4 := tg.do(t, "GET", "/dead", nil, "")
+	id4 := r4.header.Get("X-Kong-Request-Id")
 	id1, id2 := r1.header.Get("X-Kong-Request-Id"), r2.header.Get("X-Kong-Request-Id")
 	if id1 == "" || id2 == "" {
 		t.Fatalf("no request ids: %q %q", id1, id2)
@@ -452,6 +460,7 @@ func TestRequestLogLines(t *testing.T) {
 	}{
 		{"exiting here", map[string]string{"request_id": id1, "route": "r-exit", "service": "echo-svc", "plugin": "pre-function", "phase": "access"}},
 		{"boom", map[string]string{"request_id": id2, "route": "r-boom", "service": "echo-svc", "plugin": "pre-function"}},
+		{"upstream request failed", map[string]string{"request_id": id4, "route": "r-dead", "service": "dead-svc"}},
 	} {
 		l := find(tc.msg)
 		for k, v := range tc.want {
@@ -468,13 +477,13 @@ func TestRequestLogLines(t *testing.T) {
 	for time.Now().Before(deadline) {
 		b, _ := os.ReadFile(s.AccessLog)
 		acc = strings.Split(strings.TrimSpace(string(b)), "\n")
-		if len(acc) >= 3 {
+		if len(acc) >= 4 {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if len(acc) != 3 {
-		t.Fatalf("access log has %d lines, want 3:\n%s", len(acc), strings.Join(acc, "\n"))
+	if len(acc) != 4 {
+		t.Fatalf("access log has %d lines, want 4:\n%s", len(acc), strings.Join(acc, "\n"))
 	}
 	for _, want := range []string{`"status":418`, `"uri":"/exit"`, `"source":"exit"`, `"name":"r-exit"`} {
 		if !strings.Contains(acc[0], want) {

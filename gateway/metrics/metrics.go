@@ -311,6 +311,17 @@ func (m *Metrics) ObserveIO(kind string, d time.Duration, err error) {
 // LambdaRecorder is what the aws-lambda plugin calls after each Invoke.
 type LambdaRecorder func(function string, d time.Duration, err error)
 
+// LambdaObserver is implemented by the gateway's Exchange: the aws-lambda
+// plugin (package functions, which cannot import this package) reports
+// each Invoke with
+//
+//	if o, ok := ex.(interface{ ObserveLambda(string, time.Duration, error) }); ok {
+//		o.ObserveLambda(c.FunctionName, time.Since(start), err)
+//	}
+type LambdaObserver interface {
+	ObserveLambda(function string, d time.Duration, err error)
+}
+
 // ObserveLambda records one aws-lambda Invoke call of a function (the
 // configured function name, never a payload value).
 func (m *Metrics) ObserveLambda(function string, d time.Duration, err error) {
