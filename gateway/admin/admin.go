@@ -4,6 +4,29 @@
 //
 // The package knows nothing of the gateway: it talks to a Backend, and is
 // a plain net/http Handler.
+//
+// Reads: /services, /routes, /plugins, /consumers, /upstreams,
+// /certificates, /snis, each item by id or endpoint key, and the nested
+// lists /services/{s}/routes|plugins, /routes/{r}/plugins,
+// /consumers/{c}/plugins, /upstreams/{u}/targets, /certificates/{c}/snis;
+// pages of {data, next, offset} with size, offset and tags; entities in
+// Kong's JSON shape (every field, nulls, foreign keys as {"id": ...}).
+//
+// Writes (Options.Writes): POST on a collection or nested collection, PUT,
+// PATCH and DELETE on an item, in JSON, form (Kong's dotted and [n] keys)
+// or multipart. A write edits the YAML node tree of the running kong.yml:
+// a new entity is appended to its parent's list (nested, as kong.yml
+// writes it) or to the top level; an update merges records (config,
+// healthchecks) and replaces other fields; a delete cascades to plugins and
+// targets and refuses a service that routes use. The whole text is then
+// validated, written atomically (WriteFileAtomic) and applied through the
+// gateway's reload loop before the answer is sent. Only the lines of the
+// touched entities change (splice.go). Writes are serialised; If-Match with
+// the configuration hash (also sent as ETag) guards against lost updates.
+//
+// Differences from Kong: POST /config never answers 429 (loads are
+// serialised); its configuration_hash is the MD5 of the posted text (plus
+// referenced Lua files, DECISIONS row 13) also for a JSON object body.
 package admin
 
 import (
