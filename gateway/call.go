@@ -53,6 +53,12 @@ func (r *request) proxy() bool {
 		req.URI().SetScheme("https")
 	}
 
+	// A body that fits the client body buffer is already in memory: take it
+	// as bytes so that a stale keep-alive connection can be retried with it
+	// (nginx resends buffered bodies the same way). Larger ones stream.
+	if cl := h.ContentLength(); req.IsBodyStream() && cl >= 0 && cl <= r.bodyBuffer() {
+		req.Body()
+	}
 	streamed := req.IsBodyStream() && h.ContentLength() != 0
 	retries := u.retries
 	if r.retriesSet {
@@ -384,4 +390,13 @@ func equalFoldBytes(a, b []byte) bool {
 		}
 	}
 	return true
+}
+
+// bodyBuffer is how much of a request body the server reads before the
+// handler runs (nginx_http_client_body_buffer_size); larger bodies stream.
+func (r *request) bodyBuffer() int {
+	if n := r.rt.settings.ClientBodyBufferSize; n > 0 {
+		return n
+	}
+	return 8 << 10
 }

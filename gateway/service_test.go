@@ -117,3 +117,42 @@ func TestServiceOverrides(t *testing.T) {
 		}
 	})
 }
+
+// An upstream that closes every keep-alive connection after one answer
+// (without saying so): the next request finds a stale pooled connection and
+// is retried on a new one, POST bodies included (as nginx does).
+func TestStaleKeepAliveRetried(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(5 * time.Second))
+				buf := make([]byte, 64<<10)
+				n, _ := c.Read(buf)
+				body := "got " + strconv.Itoa(n) + " bytes"
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+				time.Sleep(20 * time.Millisecond)
+			}(c)
+		}
+	}()
+	b := newCfg()
+	svc := b.service("flaky", "127.0.0.1", ln.Addr().(*net.TCPAddr).Port, "")
+	b.route("flaky", svc, func(r *declarative.Route) { r.Paths = []string{"/flaky"} })
+	tg := startGateway(t, b.cfg, testSettings(), nil)
+	for i := 0; i < 5; i++ {
+		r := tg.do(t, "POST", "/flaky", nil, strings.Repeat("p", 100))
+		if r.status != 200 || !strings.HasPrefix(r.body, "got ") {
+			t.Fatalf("POST %d: %d %q", i, r.status, r.body)
+		}
+		time.Sleep(60 * time.Millisecond) // let the upstream close the idle connection
+	}
+}
