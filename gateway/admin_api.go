@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"crypto/subtle"
+	"os"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
@@ -26,6 +27,19 @@ func (b adminBackend) Write(text []byte) (*declarative.Config, error) { return b
 
 // Exiting reports that the node is draining (POST /config answers 503).
 func (b adminBackend) Exiting() bool { return b.g.draining.Load() }
+
+// FileText is the current content of kong.yml (false without a file).
+func (b adminBackend) FileText() ([]byte, bool) {
+	path := b.g.ConfigPath()
+	if path == "" {
+		return nil, false
+	}
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return nil, true // gone or unreadable: differs from any loaded text
+	}
+	return text, true
+}
 
 // adminAuthorized checks KONG_ADMIN_TOKEN for the admin routes served
 // outside the Admin API handler (/debug/pprof/).

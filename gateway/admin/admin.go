@@ -60,7 +60,10 @@ type Backend interface {
 }
 
 // A Backend may also implement Exiting() bool: while it returns true (the
-// node is draining) POST /config answers 503 like Kong.
+// node is draining) POST /config answers 503 like Kong. And FileText()
+// ([]byte, bool), the current content of kong.yml (false: no file): an
+// entity write answers 409 while that differs from the running config's
+// text, so an edit the watcher has not applied is never overwritten.
 
 // Options configure the Admin API.
 type Options struct {

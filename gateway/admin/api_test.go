@@ -795,3 +795,35 @@ func TestWritesKeepLayout(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteRefusedWhileFileEditPending: an edit of kong.yml that is not the
+// running config (here an invalid one the watcher rejects) is never
+// overwritten by an entity write.
+func TestWriteRefusedWhileFileEditPending(t *testing.T) {
+	n := startNode(t, nil)
+	broken := n.file(t) + "bogus_key: 1\n"
+	if err := os.WriteFile(n.path, []byte(broken), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := n.req(t, "POST", "/consumers", map[string]any{"username": "carol"})
+	if r.status != 409 || !strings.Contains(fmt.Sprint(r.json["message"]), "changed on disk") {
+		t.Fatalf("write over a pending edit = %d %s, want 409", r.status, r.body)
+	}
+	if n.file(t) != broken {
+		t.Error("the pending edit was overwritten")
+	}
+	// Once the file is valid again and reloaded, writes go through.
+	fixed := strings.Replace(broken, "bogus_key: 1\n", "", 1) + "# fixed\n"
+	if err := os.WriteFile(n.path, []byte(fixed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.g.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.req(t, "POST", "/consumers", map[string]any{"username": "carol"}); r.status != 201 {
+		t.Fatalf("write after the reload = %d %s", r.status, r.body)
+	}
+	if !strings.Contains(n.file(t), "# fixed") || !strings.Contains(n.file(t), "username: carol") {
+		t.Errorf("kong.yml = %s", n.file(t))
+	}
+}

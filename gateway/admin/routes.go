@@ -163,6 +163,13 @@ func (h *Handler) write(r *http.Request, o op, k *kindInfo, parent, e *entity, u
 	}
 	// Look the entities up again: the config may have changed meanwhile.
 	ix := h.index()
+	if fb, ok := h.b.(interface{ FileText() ([]byte, bool) }); ok {
+		// Never overwrite an edit of kong.yml that is not loaded yet (the
+		// watcher has not reloaded it, or it did not validate).
+		if disk, ok := fb.FileText(); ok && !bytes.Equal(disk, ix.cfg.Raw) {
+			return 0, nil, errMsg(409, "kong.yml changed on disk and that version is not the running configuration (not reloaded yet, or invalid: see GET /status); retry once it loads")
+		}
+	}
 	if len(bytes.TrimSpace(ix.cfg.Raw)) == 0 && hashOf(ix.cfg) != declarative.EmptyConfigHash {
 		// A config applied without its text: start from its export.
 		text, err := declarative.Marshal(ix.cfg)
