@@ -282,3 +282,37 @@ func TestRewriteErrorIsPlainText(t *testing.T) {
 		t.Errorf("got %d %q %q", r.status, r.header.Get("Content-Type"), r.body)
 	}
 }
+
+// Go-native plugin kinds (aws-lambda, prometheus) keep their runner in
+// Plugin.Config; the chain runs them in priority order with the Lua ones.
+func TestNativeRunners(t *testing.T) {
+	host, port, _ := startEcho(t)
+	b := newCfg()
+	svc := b.service("echo", host, port, "")
+	rt := b.route("r", svc, func(r *declarative.Route) { r.Paths = []string{"/n"}; r.StripPath = false })
+	var order phaseLog
+	plugin(b, "aws-lambda", func(p *declarative.Plugin) {
+		p.Route = rt
+		p.Config = &fakeRunner{phases: lualib.PhaseAccess, fn: func(_ lualib.Phase, ex lualib.Exchange) error {
+			order.add("lambda")
+			ex.Exit(200, []byte("from lambda"), nil, lualib.SourceExit)
+			return nil
+		}}
+	})
+	pre := plugin(b, "pre-function", func(p *declarative.Plugin) { p.Route = rt })
+	post := plugin(b, "post-function", func(p *declarative.Plugin) { p.Route = rt })
+	runners := map[*declarative.Plugin]runner{
+		pre:  &fakeRunner{phases: lualib.PhaseAccess, fn: func(lualib.Phase, lualib.Exchange) error { order.add("pre"); return nil }},
+		post: &fakeRunner{phases: lualib.PhaseAccess, fn: func(lualib.Phase, lualib.Exchange) error { order.add("post"); return nil }},
+	}
+	var closed atomic.Int32
+	tg := startGateway(t, b.cfg, testSettings(), fakeFactory(runners, &closed))
+	r := tg.do(t, "GET", "/n", nil, "")
+	if r.status != 200 || r.body != "from lambda" {
+		t.Errorf("got %d %q", r.status, r.body)
+	}
+	// pre-function (1000000) then aws-lambda (750); its exit skips post-function (-1000)
+	if got := order.take(); got != "pre lambda" {
+		t.Errorf("order = %q, want \"pre lambda\"", got)
+	}
+}
