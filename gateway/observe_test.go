@@ -16,6 +16,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/valyala/fasthttp"
 
 	"luagate/declarative"
 	gm "luagate/gateway/metrics"
@@ -517,4 +518,52 @@ func jsonLines(b *syncBuffer) []map[string]any {
 		}
 	}
 	return out
+}
+
+// BenchmarkProxyMetrics compares a proxied request without and with a
+// global prometheus instance (every switch on): the difference is the
+// log-phase cost of the metrics end to end.
+func BenchmarkProxyMetrics(b *testing.B) {
+	host, port := startFastUpstream(b)
+	for _, bc := range []struct{ name, plugins string }{
+		{"plain", ""},
+		{"prometheus", "plugins:\n- name: prometheus\n  config: {per_consumer: true, status_code_metrics: true, latency_metrics: true, bandwidth_metrics: true}\n"},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			s := testSettings()
+			yml := "_format_version: \"3.0\"\n" + bc.plugins + "services:\n- name: origin\n  url: http://" + host + ":" + fmt.Sprint(port) +
+				"\n  routes:\n  - name: r\n    paths: [/]\n"
+			cfg := loadYAML(b, yml, s)
+			g, err := New(s, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			tg := runGateway(b, g, cfg)
+			c := &fasthttp.HostClient{Addr: tg.proxy, MaxConns: 64}
+			req := fasthttp.AcquireRequest()
+			resp := fasthttp.AcquireResponse()
+			req.SetRequestURI("http://" + tg.proxy + "/bench?x=1")
+			b.ReportAllocs()
+			b.ResetTimer()
+			for b.Loop() {
+				if err := c.Do(req, resp); err != nil || resp.StatusCode() != 200 {
+					b.Fatalf("%v %d", err, resp.StatusCode())
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkMetricsSample is the request side of the log phase: latencies
+// and, with bandwidth_metrics, the byte counts.
+func BenchmarkMetricsSample(b *testing.B) {
+	r := &request{ctx: &fasthttp.RequestCtx{}, rt: &Runtime{}, start: time.Now(), method: "GET", rawPath: "/bench"}
+	r.ctx.Request.Header.SetMethod("GET")
+	r.ctx.Response.Header.Set("Content-Type", "application/json")
+	r.ctx.Response.SetBody([]byte(`{"ok":true}`))
+	r.upStart, r.upHeaders = r.start.Add(time.Millisecond), r.start.Add(3*time.Millisecond)
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = r.MetricsSample(true)
+	}
 }
