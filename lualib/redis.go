@@ -1,6 +1,6 @@
 package lualib
 
-// redis.go: resty.redis with lua-resty-redis 0.31 semantics on a RESP2
+// redis.go: resty.redis with lua-resty-redis 0.34 semantics on a RESP2
 // client of our own (one net.Conn per connected object), plus what
 // resty.redis and resty.http share: the process-wide connection pools
 // (NetPools), per-request connection tracking, cosocket phase checks, the
@@ -19,9 +19,11 @@ import (
 	"crypto/tls"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -360,7 +362,13 @@ func msDuration(L *lua.LState, n int, fn string) time.Duration {
 
 // ---- resty.redis
 
-const redisObjType = "luagate.resty.redis"
+const (
+	redisObjType = "luagate.resty.redis"
+	redisVersion = "0.34"
+	// redisMaxExactInt: integral numbers from 1e14 up to 2^63 are sent with
+	// %.0f, since tostring's %.14g would turn them into exponent form.
+	redisMaxExactInt = 1 << 63
+)
 
 // redisConn is one connection to a Redis server.
 type redisConn struct {
@@ -372,15 +380,26 @@ type redisConn struct {
 	reused   int    // times taken from the pool
 }
 
-// redisClient is the object redis:new() returns.
+// redisClient is the object redis:new() returns (lua-resty-redis's fields
+// _sock, _reqs, _subscribed, _in_multi, _blocking, _n_channel,
+// _buffered_msg and _module_prefix).
 type redisClient struct {
 	io                        *ioState
 	connectTO, sendTO, readTO time.Duration
 	conn                      *redisConn
-	pipe                      bool
-	pipeBuf                   []byte
-	pipeN                     int
-	subscribed                bool
+
+	pipe         bool
+	pipeBuf      []byte
+	pipeN        int
+	inMultiSaved bool
+
+	subscribed   bool
+	inMulti      bool
+	blocking     bool
+	nUnsubscribe int // channels subscribed (counted down by unsubscribe replies)
+	nPunsub      int // patterns subscribed
+	buffered     []*lua.LTable
+	prefix       string
 }
 
 func (c *redisClient) closeConn() {
@@ -388,7 +407,6 @@ func (c *redisClient) closeConn() {
 		c.conn.nc.Close()
 		c.conn = nil
 	}
-	c.subscribed = false
 	if c.io != nil {
 		delete(c.io.redis, c)
 	}
@@ -397,10 +415,23 @@ func (c *redisClient) closeConn() {
 func preloadRedis(L *lua.LState, preload *lua.LTable) {
 	L.SetField(preload, "resty.redis", L.NewFunction(func(L *lua.LState) int {
 		m := L.CreateTable(0, 4)
-		m.RawSetString("_VERSION", lua.LString("0.31"))
+		m.RawSetString("_VERSION", lua.LString(redisVersion))
 		m.RawSetString("new", L.NewFunction(redisNew))
 		// deprecated in lua-resty-redis: every command name is a method already
 		m.RawSetString("add_commands", L.NewFunction(func(L *lua.LState) int { return 0 }))
+		// redis.register_module_prefix("json"): red:json():get(k) sends "json.get"
+		m.RawSetString("register_module_prefix", L.NewFunction(func(L *lua.LState) int {
+			mod := L.CheckString(1)
+			methods := redisMeta(L).RawGetString("__index").(*lua.LTable)
+			methods.RawSetString(mod, L.NewFunction(func(L *lua.LState) int {
+				if c := redisSelf(L); c != nil {
+					c.prefix = mod
+				}
+				L.Push(L.Get(1))
+				return 1
+			}))
+			return 0
+		}))
 		L.Push(m)
 		return 1
 	}))
@@ -423,11 +454,19 @@ func redisMeta(L *lua.LState) *lua.LTable {
 		"commit_pipeline":  redisCommitPipeline,
 		"cancel_pipeline":  redisCancelPipeline,
 		"hmset":            redisHmset,
+		"hmget":            redisHmget,
+		"multi":            redisMultiCmd("multi", true),
+		"exec":             redisMultiCmd("exec", false),
+		"discard":          redisMultiCmd("discard", false),
 		"array_to_hash":    redisArrayToHash,
 		"read_reply":       redisReadReply,
+		"subscribe":        redisSubscribe("subscribe"),
+		"psubscribe":       redisSubscribe("psubscribe"),
+		"unsubscribe":      redisUnsubscribe("unsubscribe"),
+		"punsubscribe":     redisUnsubscribe("punsubscribe"),
 	})
-	for _, name := range []string{"subscribe", "psubscribe", "unsubscribe", "punsubscribe"} {
-		methods.RawSetString(name, L.NewFunction(redisCommand(name)))
+	for _, name := range []string{"blpop", "brpop"} {
+		methods.RawSetString(name, L.NewFunction(redisBlocking(name)))
 	}
 	// Any other name is a Redis command (lua-resty-redis's __index on _M),
 	// generated once per state and cached.
@@ -463,8 +502,8 @@ func redisNew(L *lua.LState) int {
 	return 1
 }
 
-// redisSelf returns the object a method was called on, or nil (after
-// pushing nil, "not initialized") when called on something else.
+// redisSelf returns the object a method was called on, or nil when called
+// on something else (lua-resty-redis then answers nil, "not initialized").
 func redisSelf(L *lua.LState) *redisClient {
 	if ud, ok := L.Get(1).(*lua.LUserData); ok {
 		if c, ok := ud.Value.(*redisClient); ok {
@@ -483,7 +522,7 @@ func pushNilErr(L *lua.LState, msg string) int {
 func redisSetTimeout(L *lua.LState) int {
 	c := redisSelf(L)
 	if c == nil {
-		return pushNilErr(L, "not initialized")
+		raise(L, "not initialized")
 	}
 	d := msDuration(L, 2, "settimeout")
 	if d == 0 {
@@ -496,7 +535,7 @@ func redisSetTimeout(L *lua.LState) int {
 func redisSetTimeouts(L *lua.LState) int {
 	c := redisSelf(L)
 	if c == nil {
-		return pushNilErr(L, "not initialized")
+		raise(L, "not initialized")
 	}
 	for i, p := range []*time.Duration{&c.connectTO, &c.sendTO, &c.readTO} {
 		d := msDuration(L, i+2, "settimeouts")
@@ -508,7 +547,10 @@ func redisSetTimeouts(L *lua.LState) int {
 	return 0
 }
 
-// redis:connect(host, port, opts?) or redis:connect("unix:/path", opts?)
+// redis:connect(host, port, opts?) or redis:connect("unix:/path", opts?).
+// opts: ssl, ssl_verify, server_name, pool, pool_size, backlog (accepted,
+// no queueing), tcp_keepalive, and password/username/db, sent as AUTH and
+// SELECT on a fresh connection (pooled per user and db unless pool is set).
 func redisConnect(L *lua.LState) int {
 	c := redisSelf(L)
 	if c == nil {
@@ -521,7 +563,7 @@ func redisConnect(L *lua.LState) int {
 	}
 	var network, addr, pool string
 	var opts *lua.LTable
-	if len(host) > 5 && host[:5] == "unix:" {
+	if strings.HasPrefix(string(host), "unix:") {
 		network, addr = "unix", string(host[5:])
 		switch o := L.Get(3).(type) {
 		case *lua.LNilType:
@@ -530,12 +572,12 @@ func redisConnect(L *lua.LState) int {
 		default:
 			raise(L, "bad argument #2 opts: nil or table expected, got %s", o.Type())
 		}
-		pool = addr
+		pool = string(host)
 	} else {
 		portV := L.Get(3)
 		port, ok := portV.(lua.LNumber)
 		if !ok {
-			n, err := strconv.ParseFloat(lua.LVAsString(portV), 64)
+			n, err := strconv.ParseFloat(strings.TrimSpace(lua.LVAsString(portV)), 64)
 			if portV == lua.LNil || err != nil {
 				raise(L, "bad argument #2 port: number expected, got %s", portV.Type())
 			}
@@ -552,19 +594,23 @@ func redisConnect(L *lua.LState) int {
 			raise(L, "bad argument #3 opts: nil or table expected, got %s", o.Type())
 		}
 		network, addr = "tcp", net.JoinHostPort(string(host), strconv.Itoa(int(port)))
-		pool = addr
+		pool = string(host) + ":" + strconv.Itoa(int(port))
 	}
 	checkCosocket(L)
 	checkNetwork(L, "redis")
 
 	poolSize := defaultSocketPoolSize
-	var useTLS, verify bool
-	serverName := ""
+	var useTLS, verify, keepalive bool
+	var serverName, password, username string
+	var db lua.LValue = lua.LNil
 	if opts != nil {
-		if v, ok := opts.RawGetString("pool").(lua.LString); ok {
+		poolV := opts.RawGetString("pool")
+		switch v := poolV.(type) {
+		case *lua.LNilType:
+		case lua.LString:
 			pool = string(v)
-		} else if v := opts.RawGetString("pool"); v != lua.LNil {
-			raise(L, "bad pool option type: %s", v.Type())
+		default:
+			raise(L, "bad \"pool\" option type: %s", v.Type())
 		}
 		if v := opts.RawGetString("pool_size"); v != lua.LNil {
 			n, ok := v.(lua.LNumber)
@@ -575,22 +621,40 @@ func redisConnect(L *lua.LState) int {
 		}
 		useTLS = lua.LVAsBool(opts.RawGetString("ssl"))
 		verify = lua.LVAsBool(opts.RawGetString("ssl_verify"))
+		keepalive = lua.LVAsBool(opts.RawGetString("tcp_keepalive"))
 		if v, ok := opts.RawGetString("server_name").(lua.LString); ok {
 			serverName = string(v)
 		}
-	}
-	if useTLS && opts.RawGetString("pool") == lua.LNil {
-		pool += ":ssl"
-		if serverName != "" {
-			pool += ":" + serverName
+		if v := opts.RawGetString("password"); v != lua.LNil && lua.LVAsString(v) != "" {
+			password = redisArgString(L, v)
+		}
+		if v := opts.RawGetString("username"); password != "" && v != lua.LNil && lua.LVAsString(v) != "" {
+			username = redisArgString(L, v)
+		}
+		db = opts.RawGetString("db")
+		if poolV == lua.LNil {
+			// a pool per user and database: a pooled connection keeps its
+			// AUTH/SELECT state (lua-resty-redis issue #53)
+			if username != "" {
+				pool += "/" + username
+			}
+			if db != lua.LNil {
+				pool += "/" + redisArgString(L, db)
+			}
+			if useTLS { // never hand a TLS connection to a plain connect, or back
+				pool += "/ssl"
+				if serverName != "" {
+					pool += "/" + serverName
+				}
+			}
 		}
 	}
 
 	// connecting a connected object closes its connection first
 	c.closeConn()
-	c.subscribed = false
-	nets := netPoolsOf(L)
-	if conn := nets.take(pool); conn != nil {
+	c.subscribed, c.inMulti = false, false
+	c.nUnsubscribe, c.nPunsub, c.buffered = 0, 0, nil
+	if conn := netPoolsOf(L).take(pool); conn != nil {
 		c.conn = conn
 		c.io.redis[c] = struct{}{}
 		L.Push(lua.LNumber(1))
@@ -598,7 +662,12 @@ func redisConnect(L *lua.LState) int {
 	}
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(ioContext(L), c.connectTO)
-	nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+	nc, err := (&net.Dialer{KeepAlive: -1}).DialContext(ctx, network, addr)
+	if err == nil && keepalive {
+		if tc, ok := nc.(*net.TCPConn); ok {
+			_ = tc.SetKeepAlive(true)
+		}
+	}
 	if err == nil && useTLS {
 		sn := serverName
 		if sn == "" && network == "tcp" {
@@ -622,8 +691,43 @@ func redisConnect(L *lua.LState) int {
 	}
 	c.conn = &redisConn{nc: nc, br: bufio.NewReaderSize(nc, redisReadBufferSize), pool: pool, poolSize: poolSize}
 	c.io.redis[c] = struct{}{}
+
+	// AUTH and SELECT from the options, sent now even when a pipeline is open
+	if password != "" {
+		args := []string{"auth", password}
+		if username != "" {
+			args = []string{"auth", username, password}
+		}
+		if msg, ok := c.setup(L, args); !ok {
+			c.closeConn()
+			return pushNilErr(L, "failed to authenticate: "+msg)
+		}
+	}
+	if db != lua.LNil {
+		if msg, ok := c.setup(L, []string{"select", redisArgString(L, db)}); !ok {
+			c.closeConn()
+			return pushNilErr(L, "failed to select database "+redisArgString(L, db)+": "+msg)
+		}
+	}
 	L.Push(lua.LNumber(1))
 	return 1
+}
+
+// setup runs one command outside any pipeline; ok is false for an error
+// reply or a failure, with its message.
+func (c *redisClient) setup(L *lua.LState, args []string) (string, bool) {
+	res, rerr, err := c.exec(L, args)
+	switch {
+	case err != nil:
+		c.closeConn()
+		raiseIfCancelled(L)
+		return redisErrString(err), false
+	case rerr != "":
+		return rerr, false
+	case res == lua.LNil:
+		return "nil", false
+	}
+	return "", true
 }
 
 func redisSetKeepalive(L *lua.LState) int {
@@ -633,6 +737,9 @@ func redisSetKeepalive(L *lua.LState) int {
 	}
 	if c.subscribed {
 		return pushNilErr(L, "subscribed state")
+	}
+	if c.inMulti {
+		return pushNilErr(L, "in transaction")
 	}
 	if c.conn == nil {
 		return pushNilErr(L, "closed")
@@ -698,6 +805,7 @@ func redisInitPipeline(L *lua.LState) int {
 		return pushNilErr(L, "not initialized")
 	}
 	c.pipe, c.pipeBuf, c.pipeN = true, c.pipeBuf[:0], 0
+	c.inMultiSaved = c.inMulti
 	return 0
 }
 
@@ -707,6 +815,7 @@ func redisCancelPipeline(L *lua.LState) int {
 		return pushNilErr(L, "not initialized")
 	}
 	c.pipe, c.pipeBuf, c.pipeN = false, c.pipeBuf[:0], 0
+	c.inMulti = c.inMultiSaved
 	return 0
 }
 
@@ -748,29 +857,37 @@ func redisCommitPipeline(L *lua.LState) int {
 	return 1
 }
 
-// failed closes the connection after a network or protocol error (nginx
-// closes a cosocket on every read error, lua-resty-redis on timeouts) and
-// returns nil, err.
+// failed handles a network or protocol error and returns nil, err. The
+// connection is closed (nginx closes a cosocket on read errors,
+// lua-resty-redis on timeouts), except for a timeout before any byte of
+// the reply while subscribed or after a blocking command: the connection
+// then stays usable, as in lua-resty-redis.
 func (c *redisClient) failed(L *lua.LState, err error) int {
-	c.closeConn()
 	raiseIfCancelled(L)
+	var idle redisNoReply
+	if !(errors.As(err, &idle) && redisErrString(err) == "timeout" && (c.subscribed || c.blocking)) {
+		c.closeConn()
+	}
+	return pushNilErr(L, redisErrString(err))
+}
+
+func redisErrString(err error) string {
 	var pe redisProtoError
 	if errors.As(err, &pe) {
-		return pushNilErr(L, string(pe))
+		return string(pe)
 	}
-	return pushNilErr(L, netErrString(err))
+	return netErrString(err)
 }
 
 // roundTrip writes req (when not empty) and runs read, each under its
 // timeout; the state's context (the function's time limit) interrupts both.
 func (c *redisClient) roundTrip(L *lua.LState, req []byte, read func(*bufio.Reader) error) error {
 	conn := c.conn
-	var stop func() bool
 	if ctx := L.Context(); ctx != nil {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		stop = context.AfterFunc(ctx, func() { conn.nc.SetDeadline(time.Now()) })
+		stop := context.AfterFunc(ctx, func() { conn.nc.SetDeadline(time.Now()) })
 		defer stop()
 	}
 	if len(req) > 0 {
@@ -787,19 +904,88 @@ func (c *redisClient) roundTrip(L *lua.LState, req []byte, read func(*bufio.Read
 	return read(conn.br)
 }
 
-// redisCommand returns the method sending the command name.
+// exec sends one command and reads its reply, buffering the pub/sub
+// messages that arrive first while subscribed (lua-resty-redis's _do_cmd).
+// The connection must be open.
+func (c *redisClient) exec(L *lua.LState, args []string) (lua.LValue, string, error) {
+	buf := appendRedisHeader(c.conn.wbuf[:0], '*', len(args))
+	for _, a := range args {
+		buf = appendRedisBulk(buf, a)
+	}
+	c.conn.wbuf = buf
+	return c.send(L, buf)
+}
+
+func (c *redisClient) send(L *lua.LState, req []byte) (lua.LValue, string, error) {
+	start := time.Now()
+	var res lua.LValue
+	var rerr string
+	err := c.roundTrip(L, req, func(br *bufio.Reader) error {
+		for {
+			var err error
+			res, rerr, err = readRedisReply(L, br, 0)
+			if err != nil || !c.isMessage(res) {
+				return err
+			}
+			c.buffered = append(c.buffered, res.(*lua.LTable))
+		}
+	})
+	recordIO(L, "redis", start, err)
+	return res, rerr, err
+}
+
+// isMessage is lua-resty-redis's _check_msg.
+func (c *redisClient) isMessage(v lua.LValue) bool {
+	t, ok := v.(*lua.LTable)
+	if !c.subscribed || !ok {
+		return false
+	}
+	kind := t.RawGetInt(1)
+	return kind == lua.LString("message") || kind == lua.LString("pmessage")
+}
+
+// redisCommand returns the method sending the command name (with the
+// module prefix a red:<module>() call set).
 func redisCommand(name string) lua.LGFunction {
 	return func(L *lua.LState) int {
 		c := redisSelf(L)
 		if c == nil {
 			return pushNilErr(L, "not initialized")
 		}
+		cmd := name
+		if c.prefix != "" {
+			cmd, c.prefix = c.prefix+"."+name, ""
+		}
+		return c.do(L, cmd, 2, L.GetTop())
+	}
+}
+
+// redisBlocking is blpop/brpop: a read timeout keeps the connection.
+func redisBlocking(name string) lua.LGFunction {
+	cmd := redisCommand(name)
+	return func(L *lua.LState) int {
+		if c := redisSelf(L); c != nil {
+			c.blocking = true
+		}
+		return cmd(L)
+	}
+}
+
+// redisMultiCmd is multi (a connection in a transaction is not pooled:
+// lua-resty-redis issue #176), exec and discard.
+func redisMultiCmd(name string, in bool) lua.LGFunction {
+	return func(L *lua.LState) int {
+		c := redisSelf(L)
+		if c == nil {
+			return pushNilErr(L, "not initialized")
+		}
+		c.inMulti = in
 		return c.do(L, name, 2, L.GetTop())
 	}
 }
 
 // do sends the command with the arguments at stack positions from..to and
-// returns lua-resty-redis's result (or nothing while pipelining).
+// pushes lua-resty-redis's result (or nothing while pipelining).
 func (c *redisClient) do(L *lua.LState, name string, from, to int) int {
 	for to >= from && L.Get(to) == lua.LNil { // {...} drops trailing nils
 		to--
@@ -825,10 +1011,105 @@ func (c *redisClient) do(L *lua.LState, name string, from, to int) int {
 	}
 	checkCosocket(L)
 	c.conn.wbuf = buf
+	res, rerr, err := c.send(L, buf)
+	if err != nil {
+		return c.failed(L, err)
+	}
+	if rerr != "" {
+		L.Push(lua.LFalse)
+		L.Push(lua.LString(rerr))
+		return 2
+	}
+	L.Push(res)
+	return 1
+}
+
+// redisSubscribe is subscribe/psubscribe: one reply per channel, an array
+// of them when several channels are given.
+func redisSubscribe(name string) lua.LGFunction {
+	return func(L *lua.LState) int {
+		c := redisSelf(L)
+		if c == nil {
+			return pushNilErr(L, "not initialized")
+		}
+		c.subscribed = true
+		nargs := L.GetTop() - 1
+		if n := c.do(L, name, 2, L.GetTop()); n == 0 || L.Get(-n) == lua.LNil || L.Get(-n) == lua.LFalse {
+			if n == 2 && L.Get(-2) == lua.LFalse {
+				L.Replace(-2, lua.LNil)
+			}
+			return n
+		}
+		first := L.Get(-1)
+		c.countSubscription(first)
+		if nargs <= 1 {
+			return 1
+		}
+		results := L.CreateTable(nargs, 0)
+		results.RawSetInt(1, first)
+		for i := 2; i <= nargs; i++ {
+			if n := c.next(L); n != 1 {
+				return n
+			}
+			res := L.Get(-1)
+			c.countSubscription(res)
+			results.RawSetInt(i, res)
+		}
+		L.Push(results)
+		return 1
+	}
+}
+
+// redisUnsubscribe is unsubscribe/punsubscribe: with no argument, replies
+// are read until every channel is gone.
+func redisUnsubscribe(name string) lua.LGFunction {
+	return func(L *lua.LState) int {
+		c := redisSelf(L)
+		if c == nil {
+			return pushNilErr(L, "not initialized")
+		}
+		if !c.subscribed {
+			return pushNilErr(L, "not subscribed")
+		}
+		nargs := L.GetTop() - 1
+		if n := c.do(L, name, 2, L.GetTop()); n == 0 || L.Get(-n) == lua.LNil || L.Get(-n) == lua.LFalse {
+			if n == 2 && L.Get(-2) == lua.LFalse {
+				L.Replace(-2, lua.LNil)
+			}
+			return n
+		}
+		first := L.Get(-1)
+		c.checkUnsubscribed(first)
+		if c.channels(name) == 0 || nargs == 1 {
+			return 1
+		}
+		results := L.CreateTable(max(nargs, 2), 0)
+		results.RawSetInt(1, first)
+		for i := 2; nargs == 0 || i <= nargs; i++ {
+			if n := c.next(L); n != 1 {
+				return n
+			}
+			res := L.Get(-1)
+			results.RawSetInt(i, res)
+			c.checkUnsubscribed(res)
+			if c.channels(name) == 0 {
+				break
+			}
+		}
+		L.Push(results)
+		return 1
+	}
+}
+
+// next reads one more reply (no command sent) and pushes it, or nil, err.
+func (c *redisClient) next(L *lua.LState) int {
+	if c.conn == nil {
+		return pushNilErr(L, "closed")
+	}
 	start := time.Now()
 	var res lua.LValue
 	var rerr string
-	err := c.roundTrip(L, buf, func(br *bufio.Reader) error {
+	err := c.roundTrip(L, nil, func(br *bufio.Reader) error {
 		var err error
 		res, rerr, err = readRedisReply(L, br, 0)
 		return err
@@ -838,30 +1119,62 @@ func (c *redisClient) do(L *lua.LState, name string, from, to int) int {
 		return c.failed(L, err)
 	}
 	if rerr != "" {
-		L.Push(lua.LFalse)
-		L.Push(lua.LString(rerr))
-		return 2
+		return pushNilErr(L, rerr)
 	}
-	c.trackSubscription(name, res)
 	L.Push(res)
 	return 1
 }
 
-// trackSubscription follows lua-resty-redis's _subscribed flag.
-func (c *redisClient) trackSubscription(name string, res lua.LValue) {
-	switch name {
-	case "subscribe", "psubscribe":
-		if _, ok := res.(*lua.LTable); ok {
-			c.subscribed = true
-		}
-		return
+func (c *redisClient) channels(cmd string) int {
+	if cmd == "punsubscribe" {
+		return c.nPunsub
 	}
-	t, ok := res.(*lua.LTable)
+	return c.nUnsubscribe
+}
+
+// countSubscription is lua-resty-redis's _check_subscribed.
+func (c *redisClient) countSubscription(v lua.LValue) {
+	if t, ok := v.(*lua.LTable); ok {
+		switch t.RawGetInt(1) {
+		case lua.LString("subscribe"):
+			c.nUnsubscribe++
+		case lua.LString("psubscribe"):
+			c.nPunsub++
+		}
+	}
+}
+
+// checkUnsubscribed is lua-resty-redis's _check_unsubscribed: counts the
+// channel down, drops its buffered messages, and leaves the subscribed
+// state when the server says none is left.
+func (c *redisClient) checkUnsubscribed(v lua.LValue) {
+	t, ok := v.(*lua.LTable)
 	if !ok {
 		return
 	}
-	kind := lua.LVAsString(t.RawGetInt(1))
-	if (kind == "unsubscribe" || kind == "punsubscribe") && t.RawGetInt(3) == lua.LNumber(0) {
+	kind := t.RawGetInt(1)
+	if kind != lua.LString("unsubscribe") && kind != lua.LString("punsubscribe") {
+		return
+	}
+	msgType := lua.LString("message")
+	if kind == lua.LString("punsubscribe") {
+		c.nPunsub--
+		msgType = "pmessage"
+	} else {
+		c.nUnsubscribe--
+	}
+	kept := c.buffered[:0]
+	for _, m := range c.buffered {
+		if m.RawGetInt(1) == msgType && m.RawGetInt(2) != t.RawGetInt(2) {
+			kept = append(kept, m)
+		}
+	}
+	clear(c.buffered[len(kept):])
+	c.buffered = kept
+	if len(c.buffered) == 0 {
+		c.buffered = nil
+	}
+	if t.RawGetInt(3) == lua.LNumber(0) {
 		c.subscribed = false
 	}
 }
@@ -874,6 +1187,16 @@ func redisReadReply(L *lua.LState) int {
 	}
 	if !c.subscribed {
 		return pushNilErr(L, "not subscribed")
+	}
+	if len(c.buffered) > 0 {
+		msg := c.buffered[0]
+		c.buffered[0] = nil
+		c.buffered = c.buffered[1:]
+		if len(c.buffered) == 0 {
+			c.buffered = nil
+		}
+		L.Push(msg)
+		return 1
 	}
 	if c.conn == nil {
 		return pushNilErr(L, "closed")
@@ -889,10 +1212,6 @@ func redisReadReply(L *lua.LState) int {
 	})
 	recordIO(L, "redis", start, err)
 	if err != nil {
-		if netErrString(err) == "timeout" && (L.Context() == nil || L.Context().Err() == nil) {
-			// a subscriber waiting for messages keeps its connection
-			return pushNilErr(L, "timeout")
-		}
 		return c.failed(L, err)
 	}
 	if rerr != "" {
@@ -900,7 +1219,7 @@ func redisReadReply(L *lua.LState) int {
 		L.Push(lua.LString(rerr))
 		return 2
 	}
-	c.trackSubscription("", res)
+	c.checkUnsubscribed(res)
 	L.Push(res)
 	return 1
 }
@@ -919,16 +1238,40 @@ func redisHmset(L *lua.LState) int {
 				L.Push(k)
 				L.Push(v)
 			})
-			n := c.do(L, "hmset", top+1, L.GetTop())
-			// move the results down over the expanded arguments
-			for i := 0; i < n; i++ {
-				L.Replace(top+1+i, L.Get(L.GetTop()-n+1+i))
-			}
-			L.SetTop(top + n)
-			return n
+			return c.doExpanded(L, "hmset", top)
 		}
 	}
 	return c.do(L, "hmset", 2, L.GetTop())
+}
+
+// red:hmget(key, {f1, f2}) or red:hmget(key, f1, f2)
+func redisHmget(L *lua.LState) int {
+	c := redisSelf(L)
+	if c == nil {
+		return pushNilErr(L, "not initialized")
+	}
+	if L.GetTop() == 3 {
+		if t, ok := L.Get(3).(*lua.LTable); ok {
+			top := L.GetTop()
+			L.Push(L.Get(2))
+			for i, n := 1, seqLen(t); i <= n; i++ {
+				L.Push(t.RawGetInt(i))
+			}
+			return c.doExpanded(L, "hmget", top)
+		}
+	}
+	return c.do(L, "hmget", 2, L.GetTop())
+}
+
+// doExpanded runs the command on the arguments pushed above top and moves
+// its results down to top+1.
+func (c *redisClient) doExpanded(L *lua.LState, name string, top int) int {
+	n := c.do(L, name, top+1, L.GetTop())
+	for i := 0; i < n; i++ {
+		L.Replace(top+1+i, L.Get(L.GetTop()-n+1+i))
+	}
+	L.SetTop(top + n)
+	return n
 }
 
 // red:array_to_hash({"k1", "v1", "k2", "v2"}) gives {k1 = "v1", k2 = "v2"}.
@@ -943,13 +1286,18 @@ func redisArrayToHash(L *lua.LState) int {
 	return 1
 }
 
-// redisArgString is tostring(arg) as lua-resty-redis's _gen_req applies it.
+// redisArgString is how lua-resty-redis's _gen_req sends an argument:
+// tostring, except integral numbers of 15+ digits, sent with %.0f.
 func redisArgString(L *lua.LState, v lua.LValue) string {
 	switch x := v.(type) {
 	case lua.LString:
 		return string(x)
 	case lua.LNumber:
-		return formatNumber(float64(x))
+		f := float64(x)
+		if (f >= 1e14 || f <= -1e14) && f == math.Floor(f) && f <= redisMaxExactInt && f >= -redisMaxExactInt {
+			return strconv.FormatFloat(f, 'f', 0, 64)
+		}
+		return formatNumber(f)
 	case lua.LBool:
 		if x {
 			return "true"
@@ -982,6 +1330,12 @@ type redisProtoError string
 
 func (e redisProtoError) Error() string { return string(e) }
 
+// redisNoReply wraps an error that came before any byte of a reply.
+type redisNoReply struct{ err error }
+
+func (e redisNoReply) Error() string { return e.err.Error() }
+func (e redisNoReply) Unwrap() error { return e.err }
+
 const redisMaxDepth = 64
 
 // readRedisReply reads one reply as lua-resty-redis's _read_reply maps it:
@@ -991,6 +1345,9 @@ const redisMaxDepth = 64
 func readRedisReply(L *lua.LState, br *bufio.Reader, depth int) (v lua.LValue, rerr string, err error) {
 	line, err := readRedisLine(br)
 	if err != nil {
+		if depth == 0 && len(line) == 0 {
+			return nil, "", redisNoReply{err}
+		}
 		return nil, "", err
 	}
 	if len(line) == 0 {
@@ -1054,14 +1411,15 @@ func redisErrPair(L *lua.LState, msg string) *lua.LTable {
 	return t
 }
 
-// readRedisLine reads one CRLF-terminated line without the line end.
+// readRedisLine reads one CRLF-terminated line without the line end; on an
+// error it returns what it consumed of the line.
 func readRedisLine(br *bufio.Reader) ([]byte, error) {
 	line, err := br.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		acc := append([]byte(nil), line...)
 		for err == bufio.ErrBufferFull {
 			if len(acc) > redisMaxInlineLineSize {
-				return nil, redisProtoError("reply line too long")
+				return acc, redisProtoError("reply line too long")
 			}
 			line, err = br.ReadSlice('\n')
 			acc = append(acc, line...)
@@ -1069,7 +1427,7 @@ func readRedisLine(br *bufio.Reader) ([]byte, error) {
 		line = acc
 	}
 	if err != nil {
-		return nil, err
+		return line, err
 	}
 	line = line[:len(line)-1]
 	if n := len(line); n > 0 && line[n-1] == '\r' {

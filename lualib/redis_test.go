@@ -155,7 +155,7 @@ func TestRedisCalls(t *testing.T) {
 		{"unix socket missing", `return require("resty.redis"):new():connect("unix:/nonexistent/redis.sock")`, `nil|"no such file or directory"`},
 		{"connection refused", `return require("resty.redis"):new():connect("127.0.0.1", 1)`, `nil|"connection refused"`},
 		{"bad port", `return require("resty.redis"):new():connect("127.0.0.1", 70000)`, `nil|"bad port number: 70000"`},
-		{"module version", `return require("resty.redis")._VERSION`, `"0.31"`},
+		{"module version", `return require("resty.redis")._VERSION`, `"0.34"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := eval(t, L, tc.code); got != tc.want {
@@ -176,6 +176,8 @@ func TestRedisAuth(t *testing.T) {
 		{"password", `return red:auth("s3cret")`, `"OK"`},
 		{"after auth", `return red:set("x", 1), red:get("x")`, `"OK"|"1"`},
 		{"auth persists on the pooled connection", `red:set_keepalive(); red = require("resty.redis"):new(); red:connect(REDIS_HOST, REDIS_PORT); return red:get_reused_times(), red:get("x")`, `1|"1"`},
+		{"password option", `local r = require("resty.redis"):new(); assert(r:connect(REDIS_HOST, REDIS_PORT, {password = "s3cret", pool = "opt"})); local v = r:get("x"); r:set_keepalive(); return v`, `"1"`},
+		{"password option on a pooled connection", `local r = require("resty.redis"):new(); assert(r:connect(REDIS_HOST, REDIS_PORT, {password = "s3cret", pool = "opt"})); local n = r:get_reused_times(); r:close(); return n`, `1`},
 		{"user and password", `local r = require("resty.redis"):new(); r:connect(REDIS_HOST, REDIS_PORT, {pool = "acl"}); local ok = r:auth("default", "s3cret"); r:close(); return ok`, `"OK"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
