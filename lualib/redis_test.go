@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -671,5 +672,59 @@ func BenchmarkRedisRawIncr(b *testing.B) {
 		if _, err := c.Read(buf); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// fullBacklog returns the port of a listening socket (backlog 0, never
+// accepting) whose queue is already full: a further connect hangs.
+func fullBacklog(t *testing.T) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Listen(fd, 0); err != nil {
+		t.Fatal(err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := sa.(*syscall.SockaddrInet4).Port
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	for i := 0; i < 8; i++ { // fill the accept queue
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			return port
+		}
+		t.Cleanup(func() { c.Close() })
+	}
+	t.Skip("could not fill a listen backlog on this system")
+	return 0
+}
+
+func TestRedisConnectTimeout(t *testing.T) {
+	port := fullBacklog(t)
+	L := newIOState(t, lualib.NewNetPools(), lualib.PhaseAccess, nil)
+	L.SetGlobal("PORT", lua.LNumber(port))
+	start := time.Now()
+	got := eval(t, L, `local red = require("resty.redis"):new(); red:set_timeouts(150, 1000, 1000); return red:connect("127.0.0.1", PORT)`)
+	if got != `nil|"timeout"` {
+		t.Errorf("connect = %s, want nil|\"timeout\"", got)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond || d > time.Second {
+		t.Errorf("connect took %s, want about the 150ms connect timeout", d)
+	}
+	start = time.Now()
+	got = eval(t, L, `local h = require("resty.http").new(); h:set_timeouts(150, 1000, 1000); return h:request_uri("http://127.0.0.1:" .. PORT .. "/")`)
+	if got != `nil|"timeout"` {
+		t.Errorf("http connect = %s, want nil|\"timeout\"", got)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("http connect took %s", d)
 	}
 }
