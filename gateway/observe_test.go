@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -239,6 +240,18 @@ func TestMetricsAfterTraffic(t *testing.T) {
 		} {
 			if !strings.Contains(s.text, line+"\n") {
 				t.Errorf("/metrics lacks the line %s\n%s", line, s.grep(strings.Fields(strings.SplitN(line, "{", 2)[0])[0]))
+			}
+		}
+		// promlint over what a real gateway exposes: luagate's own names
+		// are clean (Kong's keep Kong's spelling; gateway/metrics lists
+		// their exact problems).
+		probs, err := promlint.New(strings.NewReader(s.text)).Lint()
+		if err != nil {
+			t.Fatalf("promlint: %v", err)
+		}
+		for _, p := range probs {
+			if !strings.HasPrefix(p.Metric, "kong_") {
+				t.Errorf("promlint: %s: %s", p.Metric, p.Text)
 			}
 		}
 		// Buckets are Kong's, cumulative, ending with +Inf = count.
