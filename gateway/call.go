@@ -21,7 +21,12 @@ func (r *request) proxy() bool {
 	u := r.upstream
 	req := &r.ctx.Request
 	h := &req.Header
-	start := r.nextTarget(0)
+	start, perr := r.nextTarget(0)
+	if perr != nil { // no peer in the upstream's balancer (balance.go)
+		r.balancerFailed(perr)
+		r.source = lualib.SourceError
+		return false
+	}
 
 	path, query, hasQ := r.upstreamPathQuery()
 	scheme := u.scheme
@@ -73,7 +78,11 @@ func (r *request) proxy() bool {
 	for attempt := 0; ; attempt++ {
 		t := start
 		if attempt > 0 {
-			t = r.nextTarget(attempt)
+			nt, perr := r.nextTarget(attempt)
+			if perr != nil {
+				break // keep the last attempt's error
+			}
+			t = nt
 		}
 		r.setUpstreamHost(t)
 		r.tries++
@@ -82,6 +91,7 @@ func (r *request) proxy() bool {
 		} else {
 			err = t.hc.Do(req, resp)
 		}
+		r.attempted(err) // passive health checks (balance.go)
 		if err == nil || attempt >= retries || !retryable(err, streamed) {
 			break
 		}
@@ -103,6 +113,7 @@ func (r *request) proxy() bool {
 	r.source = lualib.SourceService
 	r.status = r.svcStatus
 	r.copyResponse()
+	r.addHashCookie() // hash_on cookie (balance.go)
 
 	// header_filter; an exit here replaces the upstream answer.
 	r.responseReady = true
@@ -200,16 +211,24 @@ func (r *request) readUpstreamBody() error {
 	return nil
 }
 
-// nextTarget picks the target for an attempt.
-func (r *request) nextTarget(attempt int) *target {
+// nextTarget picks the target for an attempt: the upstream's balancer
+// (balance.go) or the service host.
+func (r *request) nextTarget(attempt int) (*target, error) {
 	if r.dynTarget != nil {
-		return r.dynTarget
+		return r.dynTarget, nil
 	}
-	u := r.upstream
-	if attempt == 0 {
-		r.rrStart = u.start()
+	if r.upstream.bal == nil {
+		return r.withTimeouts(r.upstream.targets[0]), nil
 	}
-	t := u.pick(r.rrStart, attempt)
+	t, err := r.balancedTarget() // a retry gets another address (attempt > 0)
+	if err != nil {
+		return nil, err
+	}
+	return r.withTimeouts(t), nil
+}
+
+// withTimeouts applies kong.service.set_timeouts to a target.
+func (r *request) withTimeouts(t *target) *target {
 	if r.timeoutsSet {
 		k := t.key
 		k.connect, k.write, k.read = r.connectTO, r.writeTO, r.readTO

@@ -570,6 +570,7 @@ func (r *request) end() {
 	}
 	r.accessLog() // observe.go
 	r.releaseDynTarget()
+	r.balancerDone() // balance.go
 	if r.upResp != nil {
 		_ = r.upResp.CloseBodyStream()
 		fasthttp.ReleaseResponse(r.upResp)

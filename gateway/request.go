@@ -11,6 +11,7 @@ import (
 
 	"luagate/declarative"
 	"luagate/functions"
+	"luagate/gateway/balancer"
 	"luagate/gateway/router"
 	"luagate/lualib"
 )
@@ -72,6 +73,7 @@ type request struct {
 	readTO                time.Duration
 	retries               int
 	rrStart               uint32
+	bh                    balancer.Handle // the upstream balancer's per-request state (balance.go)
 	retriesSet            bool
 	buffering             bool
 	tries                 int
@@ -281,6 +283,10 @@ func (r *request) SetUpstreamBody(body []byte) {
 func (r *request) EnableBuffering() { r.buffering = true }
 
 func (r *request) SetTarget(host string, port int) {
+	if r.upstream != nil && r.upstreamByName(host) {
+		_ = r.SetUpstream(host) // Kong balances a name that is an upstream's (balance.go)
+		return
+	}
 	r.releaseDynTarget()
 	u := r.upstream
 	if u == nil {

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 
 	"luagate/declarative"
+	"luagate/gateway/balancer"
 	"luagate/gateway/metrics"
 	"luagate/lualib"
 )
@@ -32,6 +33,10 @@ type Runtime struct {
 	hostname string
 	// realIPHeader is the lower-case real_ip_header name, "" for proxy_protocol.
 	realIPHeader string
+
+	// balancers holds the upstream balancers and target health across
+	// reloads (gateway/balancer; balance.go).
+	balancers *balancer.Registry
 
 	regOnce sync.Once
 	reg     declarative.Registry
@@ -76,6 +81,8 @@ func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
 		rt.realIPHeader = s.RealIPHeader
 	}
 	rt.metrics = metrics.New(metrics.Options{NodeID: rt.nodeID, Version: KongVersion, Node: rt.nodeStats, Logger: logger})
+	rt.balancers = balancer.NewRegistry(balancer.Options{Logger: logger.With("component", "balancer")})
+	rt.metrics.SetTargetHealthSource(rt.targetHealth) // kong_upstream_target_health (balance.go)
 	return rt, nil
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"luagate/declarative"
 	"luagate/functions"
+	"luagate/gateway/balancer"
 	"luagate/gateway/metrics"
 	"luagate/gateway/router"
 )
@@ -34,6 +35,8 @@ type Snapshot struct {
 	targetsOf       map[*declarative.Upstream][]*declarative.Target
 	namedMu         sync.Mutex
 	named           map[namedKey]*upstreamSet // kong.service.set_upstream results
+	// balancers by upstream name, from rt.balancers (balance.go)
+	balancers map[string]*balancer.Balancer
 
 	consumersByID   map[string]*declarative.Consumer
 	consumersByName map[string]*declarative.Consumer
@@ -178,8 +181,11 @@ func build(cfg *declarative.Config, rt *Runtime, lf luaFactory) (_ *Snapshot, er
 			tgts[t.Upstream] = append(tgts[t.Upstream], t)
 		}
 	}
+	if s.balancers, err = acquireBalancers(rt, cfg.Upstreams, tgts); err != nil {
+		return nil, fmt.Errorf("building the upstream balancers: %w", err)
+	}
 	for _, svc := range cfg.Services {
-		s.services[svc] = newUpstreamSet(svc, ups, tgts, rt.pool)
+		s.services[svc] = newUpstreamSet(svc, s.balancers, rt.pool)
 	}
 	s.upstreamsByName, s.targetsOf = ups, tgts
 
@@ -298,6 +304,7 @@ func (s *Snapshot) close() {
 		}
 		s.named = nil
 		s.namedMu.Unlock()
+		releaseBalancers(s.balancers)
 		close(s.done)
 	})
 }
@@ -325,7 +332,7 @@ func (s *Snapshot) namedUpstream(svc *declarative.Service, name string) (*upstre
 	}
 	v := *svc
 	v.Host = up.Name
-	u := newUpstreamSet(&v, s.upstreamsByName, s.targetsOf, s.rt.pool)
+	u := newUpstreamSet(&v, s.balancers, s.rt.pool)
 	s.named[k] = u
 	return u, nil
 }

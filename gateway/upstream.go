@@ -5,12 +5,12 @@ import (
 	"net"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"luagate/declarative"
+	"luagate/gateway/balancer"
 )
 
 // clientKey identifies a pooled upstream connection pool: one per address
@@ -118,35 +118,22 @@ type target struct {
 }
 
 // upstreamSet is what a service proxies to: one target (service host:port)
-// or the targets of an upstream entity, chosen by weighted round robin.
+// or, when the service host names an upstream entity, the addresses its
+// balancer picks (gateway/balancer; glue in balance.go).
 type upstreamSet struct {
 	svc     *declarative.Service
 	scheme  string // "http" or "https"
 	targets []*target
-	ring    []uint16 // weighted round-robin order of target indexes
-	next    atomic.Uint32
 	retries int
 	timeout time.Duration // connect+write+read: bound for the whole call
-	// hostHeader overrides target.hostHeader (upstream.host_header).
+	// hostHeader overrides target.hostHeader (unused for balanced sets:
+	// their targets carry upstream.host_header with the port rule).
 	hostHeader string
 	keys       []clientKey // client references to drop on close
-}
 
-// pick returns the target for attempt n (0-based) of one request: the
-// round-robin position of the request, then the following ones on retries.
-func (u *upstreamSet) pick(start uint32, attempt int) *target {
-	if len(u.targets) == 1 {
-		return u.targets[0]
-	}
-	i := (start + uint32(attempt)) % uint32(len(u.ring))
-	return u.targets[u.ring[i]]
-}
-
-func (u *upstreamSet) start() uint32 {
-	if len(u.targets) <= 1 {
-		return 0
-	}
-	return u.next.Add(1)
+	bal        *balancer.Balancer // nil: the service host itself
+	balMu      sync.RWMutex
+	balTargets map[addrKey]*target // per balanced address, built on first use
 }
 
 func hostHeaderFor(host string, port int, scheme string) string {
@@ -158,113 +145,44 @@ func hostHeaderFor(host string, port int, scheme string) string {
 
 func ms(n int) time.Duration { return time.Duration(n) * time.Millisecond }
 
-// newUpstreamSet resolves a service to its targets. A service whose host
-// names an upstream entity balances across that upstream's targets with
-// weight > 0.
-func newUpstreamSet(svc *declarative.Service, ups map[string]*declarative.Upstream, targets map[*declarative.Upstream][]*declarative.Target, pool *clientPool) *upstreamSet {
+// newUpstreamSet resolves a service to what it proxies to: the balancer of
+// the upstream entity its host names, else its host and port.
+func newUpstreamSet(svc *declarative.Service, bals map[string]*balancer.Balancer, pool *clientPool) *upstreamSet {
 	scheme := "http"
 	if svc.Protocol == "https" || svc.Protocol == "grpcs" || svc.Protocol == "tls" {
 		scheme = "https"
 	}
-	verify := svc.TLSVerify != nil && *svc.TLSVerify
 	u := &upstreamSet{
 		svc:     svc,
 		scheme:  scheme,
 		retries: svc.Retries,
 		timeout: ms(svc.ConnectTimeout) + ms(svc.WriteTimeout) + ms(svc.ReadTimeout),
 	}
-	add := func(host string, port, weight int) {
-		k := clientKey{
-			addr:       net.JoinHostPort(host, strconv.Itoa(port)),
-			tls:        scheme == "https",
-			serverName: host,
-			verify:     verify,
-			connect:    ms(svc.ConnectTimeout),
-			read:       ms(svc.ReadTimeout),
-			write:      ms(svc.WriteTimeout),
-		}
-		t := &target{key: k, hc: pool.acquire(k), host: host, port: port, hostHeader: hostHeaderFor(host, port, scheme)}
-		u.keys = append(u.keys, k)
-		idx := len(u.targets)
-		u.targets = append(u.targets, t)
-		for i := 0; i < weight; i++ {
-			u.ring = append(u.ring, uint16(idx))
-		}
-	}
-	if up, ok := ups[svc.Host]; ok {
-		u.hostHeader = up.HostHeader
-		ws := targets[up]
-		g := 0
-		for _, t := range ws {
-			if t.Weight > 0 {
-				g = gcd(g, t.Weight)
-			}
-		}
-		for _, t := range ws {
-			if t.Weight <= 0 || len(u.targets) >= 1<<15 {
-				continue
-			}
-			h, p := splitTarget(t.Target)
-			add(h, p, min(t.Weight/g, 256))
-		}
-		u.ring = interleave(u.ring, len(u.targets))
+	if b, ok := bals[svc.Host]; ok {
+		u.bal = b
 		return u
 	}
-	add(svc.Host, svc.Port, 1)
+	k := clientKey{
+		addr:       net.JoinHostPort(svc.Host, strconv.Itoa(svc.Port)),
+		tls:        scheme == "https",
+		serverName: svc.Host,
+		verify:     svc.TLSVerify != nil && *svc.TLSVerify,
+		connect:    ms(svc.ConnectTimeout),
+		read:       ms(svc.ReadTimeout),
+		write:      ms(svc.WriteTimeout),
+	}
+	u.keys = append(u.keys, k)
+	u.targets = append(u.targets, &target{key: k, hc: pool.acquire(k), host: svc.Host, port: svc.Port, hostHeader: hostHeaderFor(svc.Host, svc.Port, scheme)})
 	return u
 }
 
 func (u *upstreamSet) close(pool *clientPool) {
+	u.balMu.Lock()
+	defer u.balMu.Unlock()
 	for _, k := range u.keys {
 		pool.release(k)
 	}
-}
-
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
-// splitTarget splits "host:port" (targets always carry a port after loading).
-func splitTarget(s string) (string, int) {
-	h, ps, err := net.SplitHostPort(s)
-	if err != nil {
-		return s, 8000
-	}
-	p, err := strconv.Atoi(ps)
-	if err != nil {
-		return h, 8000
-	}
-	return h, p
-}
-
-// interleave spreads a weight-expanded ring ([0 0 0 1]) so that targets
-// alternate (smooth weighted round robin: [0 1 0 0]).
-func interleave(ring []uint16, n int) []uint16 {
-	if n <= 1 || len(ring) == 0 {
-		return ring
-	}
-	weights := make([]int, n)
-	for _, i := range ring {
-		weights[i]++
-	}
-	cur := make([]int, n)
-	total := len(ring)
-	out := make([]uint16, 0, total)
-	for range total {
-		best := -1
-		for i := range n {
-			cur[i] += weights[i]
-			if weights[i] > 0 && (best < 0 || cur[i] > cur[best]) {
-				best = i
-			}
-		}
-		cur[best] -= total
-		out = append(out, uint16(best))
-	}
-	return out
+	u.keys = nil
 }
 
 // timeoutConn gives Kong's (nginx's) read_timeout and write_timeout

@@ -212,6 +212,9 @@ func (h *Handler) serve(r *http.Request) (int, any, error) {
 		}
 		return 0, nil, errMethodNotAllowed
 	}
+	if status, body, ok, err := h.balancerRoutes(r, segs); ok { // health.go
+		return status, body, err
+	}
 	return h.entities(r, segs)
 }
 
