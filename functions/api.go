@@ -25,6 +25,11 @@ type Settings struct {
 	// MaxIdleStates caps the prepared states a set keeps between requests
 	// (default 128); more are created on demand and closed when returned.
 	MaxIdleStates int
+	// MaxCallMemory stops a Lua call (like a timeout, discarding its state)
+	// when the Go heap grows by more than this many bytes while it runs,
+	// checked every 10ms of the call (default 256 MiB; negative: no check).
+	// Single builtin calls are bounded by State.MaxStringSize instead.
+	MaxCallMemory int64
 }
 
 // Defaults applied by NewSet.
@@ -34,6 +39,7 @@ const (
 	DefaultCallStackSize    = 200
 	DefaultRegistrySize     = 1024
 	DefaultRegistryMaxSize  = 256 * 1024
+	DefaultMaxCallMemory    = 256 << 20
 )
 
 // withDefaults returns s with every unset field defaulted, or an error for
@@ -54,6 +60,9 @@ func (s Settings) withDefaults() (Settings, error) {
 	}
 	if s.MaxIdleStates <= 0 {
 		s.MaxIdleStates = DefaultMaxIdleStates
+	}
+	if s.MaxCallMemory == 0 {
+		s.MaxCallMemory = DefaultMaxCallMemory
 	}
 	if s.State.CallStackSize <= 0 {
 		s.State.CallStackSize = DefaultCallStackSize

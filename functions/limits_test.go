@@ -25,6 +25,15 @@ func TestLimitsDiscardTheState(t *testing.T) {
 			"lua_max_execution_time of 50ms exceeded"},
 		{"runaway recursion", "local function f(n) return 1 + f(n + 1) end\nf(1)", false, "stack overflow"},
 		{"registry overflow", "local t = {}\nfor i = 1, 10000 do t[i] = i end\nreturn unpack(t)", false, "registry overflow"},
+		// issue "The edge": memory abuse costs the request, never the process
+		{"table growth", "local t = {}\nfor i = 1, 1e9 do t[i] = i end", false,
+			"Lua call stopped: the heap grew by"},
+		{"table of tables", "local t = {}\nfor i = 1, 1e9 do t[i] = {i} end", false,
+			"Lua call stopped: the heap grew by"},
+		{"string doubling", "local s = 'x'\nfor i = 1, 40 do s = s .. s end", false,
+			"Lua call stopped: the heap grew by"},
+		{"memory held by a pcall loop", "local t, n = {}, 0\nwhile true do pcall(function() n = n + 1; t[n] = string.rep('x', 1000) .. n end) end", false,
+			"Lua call stopped: the heap grew by"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -34,7 +43,7 @@ func TestLimitsDiscardTheState(t *testing.T) {
 			if !tt.timeout {
 				limit = 10 * time.Second // slow -race runs must hit the limit under test first
 			}
-			set := testSet(t, Settings{MaxExecutionTime: limit,
+			set := testSet(t, Settings{MaxExecutionTime: limit, MaxCallMemory: 16 << 20,
 				State: lualib.StateOptions{RegistrySize: 1024, RegistryMaxSize: 4096}}, newFakeVM(), bad, good)
 			before := set.idle[0]
 
@@ -46,7 +55,7 @@ func TestLimitsDiscardTheState(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("error = %v, want *RuntimeError", err)
 			}
-			if elapsed := time.Since(start); tt.timeout && elapsed > 2*time.Second {
+			if elapsed := time.Since(start); elapsed > 8*time.Second {
 				t.Errorf("stopped after %v", elapsed)
 			}
 			if re.Timeout != tt.timeout || re.Timeout == re.Limit {

@@ -25,9 +25,10 @@ type state struct {
 	max     time.Duration   // lua_max_execution_time
 	ctx     context.Context // set on L once; cancelled only by the watchdog
 	cancel  context.CancelFunc
-	timer   *time.Timer // the watchdog: armed around every call
-	fired   bool        // the watchdog fired: arm again before the next call
-	broken  bool        // discard instead of pooling (timeout, limit breach)
+	wd      watchdog // armed around every call (watchdog.go)
+	fired   bool     // the watchdog fired: arm again before the next call
+	stopped int      // why the watchdog stopped the last call it stopped
+	broken  bool     // discard instead of pooling (timeout, limit breach)
 }
 
 // slot is one function of the set as instantiated in one state (spec 1.4).
@@ -59,14 +60,19 @@ func (s *Set) newState() (st *state, err error) {
 		sandbox: newSandbox(L, s.settings.UntrustedLua, s.settings.SandboxRequires, s.settings.SandboxEnvironment),
 		max:     s.settings.MaxExecutionTime,
 	}
+	st.wd.max = s.settings.MaxExecutionTime
+	if s.settings.MaxCallMemory > 0 {
+		st.wd.maxGrowth = uint64(s.settings.MaxCallMemory)
+	}
 	st.arm()
 	st.lease = Lease{set: s, st: st}
 	return st, nil
 }
 
-// arm gives the state a fresh context and watchdog timer. The context is
-// created once per state (and again only after the watchdog fired) and
-// cancelled only by the timer; each call just re-arms and stops the timer.
+// arm gives the state a fresh context and arms the watchdog with it. The
+// context is created once per state (and again only after the watchdog
+// fired) and cancelled only by the watchdog; each call just starts and
+// stops the watchdog's timer.
 // gopher-lua can only be interrupted through a context, which costs a
 // channel poll per instruction whatever the context is;
 // BenchmarkWatchdogInterleaved compares this with no limit and with a
@@ -75,13 +81,12 @@ func (st *state) arm() {
 	ctx, cancel := context.WithCancel(context.Background())
 	st.ctx, st.cancel = ctx, cancel
 	st.L.SetContext(ctx)
-	st.timer = time.AfterFunc(time.Hour, cancel)
-	st.timer.Stop()
+	st.wd.arm(cancel)
 	st.fired = false
 }
 
 func (st *state) close() {
-	st.timer.Stop()
+	st.wd.close()
 	st.cancel()
 	st.L.Close()
 }

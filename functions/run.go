@@ -52,19 +52,20 @@ func (st *state) run(h *Handler, r fnRef) error {
 }
 
 // call runs the function and arguments on top of the stack under the
-// watchdog: past lua_max_execution_time the state's context is cancelled,
-// the VM raises an error at its next instruction and the state is marked
-// for discarding when the request releases it.
+// watchdog: past lua_max_execution_time, or when the heap grows by more
+// than Settings.MaxCallMemory during the call, the state's context is
+// cancelled, the VM raises an error at its next instruction and the state
+// is marked for discarding when the request releases it.
 func (st *state) call(nargs, nret int) error {
 	if st.fired {
 		// The rest of the request (later phases, other plugins) still
 		// runs on this state; it is discarded at release.
 		st.arm()
 	}
-	st.timer.Reset(st.max)
+	st.wd.begin()
 	err := st.L.PCall(nargs, nret, nil)
-	if !st.timer.Stop() {
-		st.fired, st.broken = true, true // the context is cancelled (or about to be)
+	if why := st.wd.end(); why != stopNone {
+		st.fired, st.broken, st.stopped = true, true, why // the context is cancelled
 	}
 	return err
 }
@@ -157,9 +158,9 @@ func (st *state) runtimeError(h *Handler, fn *Function, phase lualib.Phase, err 
 	}
 	switch {
 	case st.ctx.Err() != nil:
-		re.Timeout = true
-		re.Message = strings.TrimSuffix(re.Message, st.ctx.Err().Error()) +
-			fmt.Sprintf("lua_max_execution_time of %s exceeded", st.max)
+		re.Timeout = st.stopped != stopMemory
+		re.Limit = st.stopped == stopMemory
+		re.Message = strings.TrimSuffix(re.Message, st.ctx.Err().Error()) + st.wd.stopMessage(st.stopped)
 	case strings.HasSuffix(re.Message, "stack overflow"), strings.HasSuffix(re.Message, "registry overflow"),
 		strings.Contains(re.Message, "callstack overflow"):
 		re.Limit = true

@@ -150,9 +150,12 @@ func (e *cjError) Error() string { return e.msg }
 // table as {}, "/" escaped). Object keys are sorted. Errors carry
 // lua-cjson's messages.
 func EncodeJSON(L *lua.LState, v lua.LValue) ([]byte, error) {
-	e := cjEncoder{L: L, cfg: cjHelperEncodeCfg, buf: make([]byte, 0, 128), kvs: make([]cjKV, 0, 16)}
+	e := cjEncoder{L: L, cfg: cjHelperEncodeCfg, buf: make([]byte, 0, 128), kvs: make([]cjKV, 0, 16), max: maxStringSize(L)}
 	if err := e.encode(v, 0); err != nil {
 		return nil, err
+	}
+	if e.max > 0 && len(e.buf) > e.max {
+		return nil, errJSONTooLarge
 	}
 	return e.buf, nil
 }
@@ -182,7 +185,11 @@ type cjEncoder struct {
 	mtLoaded       bool
 
 	keyErr error // first bad key met by collectKV
+	max    int   // MaxStringSize of the state (0: none)
 }
+
+// errJSONTooLarge stops an encoding whose text passes MaxStringSize.
+var errJSONTooLarge = &cjError{msg: "Cannot serialise: " + errStringOverflow}
 
 func (e *cjEncoder) loadMTs() {
 	if !e.mtLoaded {
@@ -197,6 +204,9 @@ func cjEncodeErr(typ, reason string) error {
 }
 
 func (e *cjEncoder) encode(v lua.LValue, depth int) error {
+	if e.max > 0 && len(e.buf) > e.max {
+		return errJSONTooLarge
+	}
 	switch v := v.(type) {
 	case lua.LString:
 		e.appendString(string(v))
@@ -1028,11 +1038,14 @@ func newCJSONModule(L *lua.LState, safe bool, cfg *cjConfig) *lua.LTable {
 		if L.GetTop() != 1 {
 			L.ArgError(1, "expected 1 argument")
 		}
-		e := cjEncoder{L: L, cfg: cfg, kvs: cfg.kvs[:0]}
+		e := cjEncoder{L: L, cfg: cfg, kvs: cfg.kvs[:0], max: maxStringSize(L)}
 		if cfg.keepBuffer {
 			e.buf = cfg.buf[:0]
 		}
 		err := e.encode(L.Get(1), 0)
+		if err == nil && e.max > 0 && len(e.buf) > e.max {
+			err = errJSONTooLarge
+		}
 		if cfg.keepBuffer && cap(e.buf) <= 1<<20 {
 			cfg.buf = e.buf[:0]
 		}

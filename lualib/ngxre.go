@@ -1025,6 +1025,7 @@ func ngxReSub(L *lua.LState, global bool) int {
 		} else {
 			out = rc.expand(out, tmpl, subj, loc)
 		}
+		checkStringSize(L, len(out))
 		cp = loc[1]
 		pos = nextPos(subj, loc)
 		if !global {
@@ -1036,6 +1037,7 @@ func ngxReSub(L *lua.LState, global bool) int {
 		L.Push(lua.LNumber(0))
 		return 2
 	}
+	checkStringSize(L, len(out)+len(subj)-cp)
 	out = append(out, subj[cp:]...)
 	L.Push(lua.LString(out))
 	L.Push(lua.LNumber(count))

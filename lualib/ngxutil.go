@@ -179,6 +179,7 @@ func ngxEncodeBase64(L *lua.LState) int {
 	default:
 		L.RaiseError("bad no_padding: boolean expected, got %s", v.Type().String())
 	}
+	checkStringSize(L, enc.EncodedLen(len(s)))
 	L.Push(lua.LString(enc.EncodeToString([]byte(s))))
 	return 1
 }
@@ -318,6 +319,9 @@ func ngxEscapeURI(L *lua.LState) int {
 	default:
 		L.RaiseError(`"type" is not number`)
 	}
+	if len(s) > maxStringSize(L)/3 {
+		checkStringSize(L, len(modAppendEscaped(nil, s, typ))) // %XX: up to 3 bytes per byte
+	}
 	L.Push(lua.LString(modAppendEscaped(nil, s, typ)))
 	return 1
 }
@@ -395,6 +399,7 @@ func ngxEncodeArgs(L *lua.LState) int {
 		b = modAppendEscaped(b, key, modEscURIComponent)
 		b = append(b, '=')
 		b = modAppendEscaped(b, val, modEscURIComponent)
+		checkStringSize(L, len(b))
 	}
 	for _, p := range pairs {
 		if sub, ok := p.val.(*lua.LTable); ok {

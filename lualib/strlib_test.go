@@ -225,6 +225,20 @@ func TestStringSizeLimits(t *testing.T) {
 		{"gsub %0 growth", `(string.gsub(string.rep("a", 1000), "a", string.rep("%0", 2000)))`, over},
 		{"gsub function growth", `(string.gsub(string.rep("a", 1000), "a", function() return string.rep("c", 2000) end))`, over},
 		{"gsub fine", `string.gsub("hello", "l", "L")`, "string:heLLo number:2"},
+		{"cjson.encode", `require("cjson").encode((function() local s = string.rep("x", 600000) return {s, s} end)())`,
+			"Cannot serialise: string length overflow"},
+		{"cjson.encode repeated table", `require("cjson").encode((function()
+			local t = {} for i = 1, 100 do t[i] = string.rep("x", 100) end
+			local u = {} for i = 1, 200 do u[i] = t end return u end)())`, "Cannot serialise: string length overflow"},
+		{"cjson.safe.encode", `require("cjson.safe").encode({string.rep("x", 600000), string.rep("y", 600000)})`,
+			"nil:nil string:Cannot serialise: string length overflow"},
+		{"cjson.encode fine", `require("cjson").encode({a = string.rep("x", 1000)}):len()`, "number:1008"},
+		{"ngx.encode_base64", `ngx.encode_base64(string.rep("x", 900000))`, over},
+		{"ngx.escape_uri", `ngx.escape_uri(string.rep(" ", 400000))`, over},
+		{"ngx.escape_uri fine", `#ngx.escape_uri(string.rep(" ", 340000))`, "number:1020000"},
+		{"ngx.encode_args", `ngx.encode_args({a = string.rep(" ", 400000)})`, over},
+		{"ngx.re.gsub", `ngx.re.gsub(string.rep("a", 1000), "a", string.rep("b", 2000))`, over},
+		{"ngx.re.gsub fine", `ngx.re.gsub("aaa", "a", "bb")`, "string:bbbbbb number:3"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
