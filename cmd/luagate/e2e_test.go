@@ -11,24 +11,47 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// buildBinaries compiles luagate and echo-upstream once per test binary.
+var (
+	binOnce             sync.Once
+	binDir              string
+	binLuagate, binEcho string
+	binErr              error
+)
+
+// TestMain removes the binaries the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
+
+// buildBinaries compiles luagate and echo-upstream once per test process.
 func buildBinaries(t *testing.T) (luagate, echo string) {
 	t.Helper()
-	dir := t.TempDir()
-	luagate = filepath.Join(dir, "luagate")
-	echo = filepath.Join(dir, "echo-upstream")
-	for bin, pkg := range map[string]string{luagate: ".", echo: "../echo-upstream"} {
-		cmd := exec.Command("go", "build", "-o", bin, pkg)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("go build %s: %v\n%s", pkg, err, out)
+	binOnce.Do(func() {
+		if binDir, binErr = os.MkdirTemp("", "luagate-bin-"); binErr != nil {
+			return
 		}
+		binLuagate, binEcho = filepath.Join(binDir, "luagate"), filepath.Join(binDir, "echo-upstream")
+		for bin, pkg := range map[string]string{binLuagate: ".", binEcho: "../echo-upstream"} {
+			if out, err := exec.Command("go", "build", "-o", bin, pkg).CombinedOutput(); err != nil {
+				binErr = fmt.Errorf("go build %s: %v\n%s", pkg, err, out)
+				return
+			}
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
 	}
-	return luagate, echo
+	return binLuagate, binEcho
 }
 
 func freeAddr(t *testing.T) string {
