@@ -470,10 +470,9 @@ func TestLambdaRIEInvocationTypes(t *testing.T) {
 func TestLambdaRIEErrors(t *testing.T) {
 	needRIE(t)
 	kind := testKind(LambdaSettings{Getenv: func(string) string { return "" }})
-	closed := httptest.NewServer(nil)
-	deadAddr := strings.TrimPrefix(closed.URL, "http://")
-	closed.Close()
-	_, deadPort, _ := strings.Cut(deadAddr, ":")
+	// Port 1 on loopback: nothing listens there (a just-closed test port
+	// could be taken again by a parallel test run).
+	const deadPort = "1"
 
 	noRegion := frontConfig("echo", nil)
 	delete(noRegion, "aws_region")
@@ -485,8 +484,8 @@ func TestLambdaRIEErrors(t *testing.T) {
 		maxTime time.Duration
 	}{
 		{"unknown function", frontConfig("no-such-function", nil), "/", "ResourceNotFoundException", 5 * time.Second},
-		{"unreachable endpoint", frontConfig("echo", map[string]any{"port": json.Number(deadPort)}), "/", "connection refused", 5 * time.Second},
-		{"timeout", frontConfig("sleep", map[string]any{"timeout": json.Number("300")}), "/?sleep_ms=900", "timeout after 300ms", 850 * time.Millisecond},
+		{"unreachable endpoint", frontConfig("echo", map[string]any{"port": json.Number(deadPort)}), "/", "dial tcp 127.0.0.1:1", 5 * time.Second},
+		{"timeout", frontConfig("sleep", map[string]any{"timeout": json.Number("300")}), "/?sleep_ms=900", "timeout after 300ms", 2 * time.Second},
 		{"no region", noRegion, "/", "no region specified", time.Second},
 	}
 	for _, tc := range cases {
