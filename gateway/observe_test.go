@@ -580,3 +580,57 @@ func BenchmarkMetricsSample(b *testing.B) {
 		_ = r.MetricsSample(true)
 	}
 }
+
+func TestAccessLogSetting(t *testing.T) {
+	for _, tc := range []struct{ env, want string }{{"", "off"}, {"stderr", "stderr"}, {"/var/log/x.log", "/var/log/x.log"}} {
+		s, err := SettingsFromEnv(func(k string) string {
+			if k == "KONG_PROXY_ACCESS_LOG" {
+				return tc.env
+			}
+			return ""
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.AccessLog != tc.want {
+			t.Errorf("KONG_PROXY_ACCESS_LOG=%q: AccessLog = %q, want %q", tc.env, s.AccessLog, tc.want)
+		}
+	}
+	s := testSettings()
+	s.AccessLog = filepath.Join(t.TempDir(), "no", "such", "dir", "access.log")
+	if _, err := New(s, nil); err == nil || !strings.Contains(err.Error(), "access log") {
+		t.Errorf("New with an access log in a missing folder: %v", err)
+	}
+}
+
+// Text access lines through a real gateway: one per request, Kong's
+// kong_log_format, body bytes as sent (streamed or not).
+func TestAccessLogText(t *testing.T) {
+	_, port, _ := startEcho(t)
+	path := filepath.Join(t.TempDir(), "access.log")
+	fg := startFileGateway(t, metricsYAML(port), func(s *Settings) { s.AccessLog = path })
+	fg.do(t, "GET", "/exit?a=1", map[string]string{"User-Agent": "ua/1", "Referer": "http://ref.test/"}, "")
+	big := fg.do(t, "GET", "/svc/__big/70000", nil, "")
+	if len(big.body) != 70000 {
+		t.Fatalf("big body = %d bytes", len(big.body))
+	}
+	var lines []string
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, _ := os.ReadFile(path)
+		lines = strings.Split(strings.TrimSpace(string(b)), "\n")
+		if len(lines) >= 2 {
+			break
+		}
+	}
+	if len(lines) != 2 {
+		t.Fatalf("access log lines = %q", lines)
+	}
+	for i, want := range []string{
+		`"GET /exit?a=1 HTTP/1.1" 418 6 "http://ref.test/" "ua/1" kong_request_id: "`,
+		`"GET /svc/__big/70000 HTTP/1.1" 200 70000 "-" "Go-http-client/1.1" kong_request_id: "`,
+	} {
+		if !strings.HasPrefix(lines[i], "127.0.0.1 - - [") || !strings.Contains(lines[i], want) {
+			t.Errorf("line %d = %s, want 127.0.0.1 - - [...] %s", i, lines[i], want)
+		}
+	}
+}
