@@ -189,8 +189,10 @@ func (h *Handler) Phases() lualib.Phase { return h.phases }
 // Run runs the instance's functions for the phase. *lease is taken from the
 // set on first use and kept for the whole request; the gateway calls
 // (*Lease).Release after the request's last Lua phase. A recorded exit is
-// seen through ex.Exited(); a Lua runtime error is returned (with chunk name,
-// line and traceback) and the gateway answers it as Kong does for the phase.
+// seen through ex.Exited(); a Lua runtime error is returned as a
+// *RuntimeError (plugin, phase, chunk name and line, traceback) and not
+// logged: the gateway logs it once and answers it as Kong does for the
+// phase.
 func (h *Handler) Run(phase lualib.Phase, ex lualib.Exchange, lease **Lease) error {
 	fns := h.byPhase[phaseIndex(phase)]
 	if len(fns) == 0 {
@@ -215,9 +217,9 @@ func (h *Handler) Run(phase lualib.Phase, ex lualib.Exchange, lease **Lease) err
 		if v.isExit(err) {
 			return nil // the answer is recorded on ex; later functions of the phase are skipped
 		}
-		rerr := st.runtimeError(h, r.fn, phase, err)
-		h.set.logError(rerr, ex)
-		return rerr
+		// not logged here: the caller logs it once, with the request's
+		// route and id (gateway logPluginError)
+		return st.runtimeError(h, r.fn, phase, err)
 	}
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/bits"
 	"strings"
 
@@ -182,20 +181,6 @@ func errorValueString(v lua.LValue) string {
 		return "nil"
 	}
 	return fmt.Sprintf("(error object is a %s value)", v.Type())
-}
-
-func (s *Set) logError(e *RuntimeError, ex lualib.Exchange) {
-	var route any
-	if info := ex.RouteInfo(); info != nil {
-		route = info["id"]
-	}
-	s.log.Error("["+e.Plugin+"] "+e.Message,
-		slog.String("plugin", e.Plugin),
-		slog.String("phase", phaseName(e.Phase)),
-		slog.Any("route_id", route),
-		slog.String("request_id", ex.RequestID()),
-		slog.Bool("timeout", e.Timeout),
-		slog.String("traceback", e.Traceback))
 }
 
 func phaseIndex(p lualib.Phase) int { return bits.TrailingZeros16(uint16(p)) & 15 }
