@@ -23,6 +23,10 @@ func (g *Gateway) serveAdmin(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	if path == "/metrics" { // Kong's Admin API GET /metrics (gateway/metrics)
+		if !g.adminAuthorized(ctx) {
+			writeJSON(ctx, 401, map[string]any{"message": "Unauthorized"})
+			return
+		}
 		g.rt.metrics.Handler()(ctx)
 		return
 	}

@@ -634,3 +634,31 @@ func TestAccessLogText(t *testing.T) {
 		}
 	}
 }
+
+// With KONG_ADMIN_TOKEN the admin listener's /metrics needs the token; the
+// status listener's does not.
+func TestMetricsAdminToken(t *testing.T) {
+	fg := startFileGateway(t, versionYAML("1"), func(s *Settings) { s.AdminToken = "s3cret" })
+	for _, tc := range []struct {
+		name, addr, auth string
+		want             int
+	}{
+		{"admin without token", fg.admin, "", 401},
+		{"admin wrong token", fg.admin, "Bearer nope", 401},
+		{"admin with token", fg.admin, "Bearer s3cret", 200},
+		{"status", fg.status, "", 200},
+	} {
+		req, _ := http.NewRequest("GET", "http://"+tc.addr+"/metrics", nil)
+		if tc.auth != "" {
+			req.Header.Set("Authorization", tc.auth)
+		}
+		res, err := fg.client.Do(req)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("%s: GET /metrics = %d, want %d", tc.name, res.StatusCode, tc.want)
+		}
+	}
+}
