@@ -114,6 +114,17 @@ func newLambdaRuntime(s LambdaSettings) *lambdaRuntime {
 type Lambda struct {
 	Config LambdaConfig
 	rt     *lambdaRuntime
+	region string // aws_region, else the environment's ("" : none)
+	key    string // client cache key
+}
+
+func newLambda(c LambdaConfig, rt *lambdaRuntime) *Lambda {
+	l := &Lambda{Config: c, rt: rt, region: c.Region}
+	if l.region == "" {
+		l.region = rt.defaultRegion
+	}
+	l.key = lambdaClientKey(&l.Config, l.region, rt.settings.TLSVerify)
+	return l
 }
 
 // Phases: aws-lambda runs in access only.
@@ -135,14 +146,10 @@ func (l *Lambda) Run(phase lualib.Phase, ex lualib.Exchange, _ **Lease) error {
 func (l *Lambda) Access(ctx context.Context, ex lualib.Exchange) error {
 	start := time.Now()
 	c := &l.Config
-	region := c.Region
-	if region == "" {
-		region = l.rt.defaultRegion
-	}
-	if region == "" {
+	if l.region == "" {
 		return errors.New(lambdaNoRegion)
 	}
-	client, err := l.rt.clients.get(ctx, c, region, l.rt.settings.TLSVerify)
+	client, err := l.rt.clients.getKey(ctx, l.key, c, l.region, l.rt.settings.TLSVerify)
 	if err != nil {
 		return fmt.Errorf("creating the Lambda client: %w", err)
 	}

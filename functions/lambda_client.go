@@ -80,7 +80,11 @@ func lambdaClientKey(c *LambdaConfig, region string, verify bool) string {
 
 // get returns the cached client for the config, building it on a miss.
 func (cc *lambdaClients) get(ctx context.Context, c *LambdaConfig, region string, verify bool) (*lambda.Client, error) {
-	key := lambdaClientKey(c, region, verify)
+	return cc.getKey(ctx, lambdaClientKey(c, region, verify), c, region, verify)
+}
+
+// getKey is get with the key already built (an instance computes it once).
+func (cc *lambdaClients) getKey(ctx context.Context, key string, c *LambdaConfig, region string, verify bool) (*lambda.Client, error) {
 	cc.mu.Lock()
 	if e, ok := cc.byKey[key]; ok {
 		cc.order.MoveToFront(e)

@@ -109,7 +109,7 @@ func (sc lambdaSchema) Validate(cfg map[string]any, _ *declarative.PluginEnv) (a
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	return &Lambda{Config: c, rt: sc.rt}, nil
+	return newLambda(c, sc.rt), nil
 }
 
 // parseLambdaConfig validates a config map (numbers as json.Number, float64
