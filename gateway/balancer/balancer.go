@@ -320,9 +320,8 @@ func (b *Balancer) buildRing(ts []*target) *ring {
 const maxWheel = 1 << 16
 
 // buildWheel spreads each address over the wheel in proportion to its
-// weight (divided by the weights' gcd), interleaved smoothly: point k of an
-// address of weight w sits at virtual time (k+0.5)/w, and the wheel is the
-// points in time order, so heavy targets never come in long runs.
+// weight (divided by the weights' gcd), interleaved smoothly so that heavy
+// targets never come in long runs.
 func buildWheel(addrs []*Address) []uint32 {
 	if len(addrs) == 0 {
 		return nil
@@ -343,6 +342,25 @@ func buildWheel(addrs []*Address) []uint32 {
 			total += ws[i]
 		}
 	}
+	wheel := make([]uint32, 0, total)
+	if len(ws)*total <= 1<<22 {
+		// nginx's smooth weighted round robin, run over one cycle.
+		cur := make([]int, len(ws))
+		for range total {
+			best := -1
+			for i, w := range ws {
+				cur[i] += w
+				if best < 0 || cur[i] > cur[best] {
+					best = i
+				}
+			}
+			cur[best] -= total
+			wheel = append(wheel, uint32(best))
+		}
+		return wheel
+	}
+	// Many addresses: point k of an address of weight w at virtual time
+	// (k+0.5)/w, the wheel in time order (smooth enough, O(n log n)).
 	type point struct {
 		t   float64
 		idx uint32
@@ -354,9 +372,8 @@ func buildWheel(addrs []*Address) []uint32 {
 		}
 	}
 	sort.SliceStable(pts, func(i, j int) bool { return pts[i].t < pts[j].t })
-	wheel := make([]uint32, len(pts))
-	for i, p := range pts {
-		wheel[i] = p.idx
+	for _, p := range pts {
+		wheel = append(wheel, p.idx)
 	}
 	return wheel
 }

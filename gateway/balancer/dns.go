@@ -187,8 +187,6 @@ func clampTTL(d time.Duration) time.Duration {
 	switch {
 	case d <= 0:
 		return DefaultTTL
-	case d < MinTTL:
-		return MinTTL
 	case d > MaxTTL:
 		return MaxTTL
 	}

@@ -19,6 +19,8 @@ type stateKey struct{ upstream, target, addr string }
 type Options struct {
 	Logger   *slog.Logger
 	Resolver Resolver // nil: NewNetResolver()
+	// MinTTL is the shortest re-resolution period (default MinTTL).
+	MinTTL time.Duration
 }
 
 // Registry holds what outlives snapshots (Caddy's UsagePool idea): the
@@ -29,8 +31,9 @@ type Options struct {
 // balancer, its state and its goroutines; one that disappears stops them
 // when the last snapshot using it closes.
 type Registry struct {
-	log *slog.Logger
-	res Resolver
+	log    *slog.Logger
+	res    Resolver
+	minTTL time.Duration
 
 	mu     sync.Mutex
 	groups map[string]*group
@@ -52,7 +55,10 @@ func NewRegistry(o Options) *Registry {
 	if o.Resolver == nil {
 		o.Resolver = NewNetResolver()
 	}
-	return &Registry{log: o.Logger, res: o.Resolver, groups: map[string]*group{}, states: map[stateKey]*state{}}
+	if o.MinTTL <= 0 {
+		o.MinTTL = MinTTL
+	}
+	return &Registry{log: o.Logger, res: o.Resolver, minTTL: o.MinTTL, groups: map[string]*group{}, states: map[stateKey]*state{}}
 }
 
 // Acquire returns the balancer for an upstream and its targets, shared with
@@ -308,7 +314,7 @@ func (r *Registry) resolve(ctx context.Context, spec *Spec, t *target) {
 		return
 	}
 	t.addrs, t.dns, t.dnsErr = addrs, src, false
-	t.expiry = time.Now().Add(clampTTL(ttl))
+	t.expiry = time.Now().Add(max(clampTTL(ttl), r.minTTL))
 }
 
 // dnsLoop re-resolves the balancer's names when their TTL expires and

@@ -82,7 +82,7 @@ func (s *state) report(o outcome, healthy, unhealthy *Thresholds) bool {
 	if !flip {
 		return false
 	}
-	s.setLocked(!isUnhealthy, false)
+	s.setLocked(isUnhealthy, false) // the opposite of the current health
 	return true
 }
 
