@@ -246,3 +246,30 @@ func TestLambdaInvokeProxyURL(t *testing.T) {
 		t.Errorf("%d requests through proxy_url, want 1", proxied.Load())
 	}
 }
+
+// BenchmarkLambdaInvoke is one request through the plugin against a local
+// endpoint: payload, SigV4, the HTTP round trip on a kept-alive connection
+// and the answer.
+func BenchmarkLambdaInvoke(b *testing.B) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	defer srv.Close()
+	u, _ := url.Parse(srv.URL)
+	v, errs := testKind(LambdaSettings{}).Validate(map[string]any{"function_name": "f", "aws_region": "us-east-1",
+		"aws_key": "k", "aws_secret": "s", "host": u.Hostname(), "port": json.Number(u.Port()), "disable_https": true,
+		"awsgateway_compatible": true}, nil)
+	if len(errs) > 0 {
+		b.Fatal(errs[0])
+	}
+	l := v.(*Lambda)
+	b.ReportAllocs()
+	for b.Loop() {
+		ex := rieRequest("POST", "/orders?x=1", `{"item":"book"}`, "Content-Type", "application/json")
+		if err := l.Run(lualib.PhaseAccess, ex, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
