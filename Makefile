@@ -71,3 +71,15 @@ clean:
 	rm -rf $(BIN)
 
 -include bench.mk
+
+# Container image (needs a Docker engine) and the deployment checks: the
+# Kubernetes manifests and Helm chart under deploy/ (a Go module of its own,
+# so Helm and the Kubernetes API stay out of the gateway's dependencies).
+IMAGE ?= luagate:dev
+.PHONY: image test-deploy
+image:
+	@docker info >/dev/null 2>&1 || { echo "make image: no Docker engine answers ('docker info' failed); build the image where Docker runs" >&2; exit 1; }
+	docker build -t $(IMAGE) .
+
+test-deploy:
+	cd deploy && $(GO) test -count=1 ./...
