@@ -70,3 +70,18 @@ func TestRequestIDs(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+func FuzzAcceptNegotiation(f *testing.F) {
+	for _, s := range []string{"", "text/html;q=0.9, application/xml;q=0.8", "*/*", "text/plain; charset=utf-8; q=0.1", ";;,,", "a/b;q=1.;x=;q=0.5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, accept string) {
+		k := responseTypeOf(accept)
+		if int(k) >= len(kindContentType) {
+			t.Fatalf("responseTypeOf(%q) = %d", accept, k)
+		}
+		if m := mimeTypeOf(accept); int(m) >= len(kindContentType) {
+			t.Fatalf("mimeTypeOf(%q) = %d", accept, m)
+		}
+	})
+}

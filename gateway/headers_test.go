@@ -406,3 +406,14 @@ func TestExpectContinue(t *testing.T) {
 		t.Errorf("upstream got %d bytes, Expect forwarded: %v", len(e.Body), e.has("Expect"))
 	}
 }
+
+// nginx answers oversized request headers with 494, which Kong's error
+// handler sends as 400 "Request header or cookie too large".
+func TestOversizedHeaders(t *testing.T) {
+	host, port, _ := startEcho(t)
+	tg := startGateway(t, headersConfig(host, port), testSettings(), nil)
+	out := tg.raw(t, "GET /plain HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("b", 40<<10)+"\r\nConnection: close\r\n\r\n")
+	if !strings.HasPrefix(out, "HTTP/1.1 400") || !strings.Contains(out, "Request header or cookie too large\nrequest_id: ") {
+		t.Errorf("got %.200q", out)
+	}
+}
