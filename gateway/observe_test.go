@@ -662,3 +662,42 @@ func TestMetricsAdminToken(t *testing.T) {
 		}
 	}
 }
+
+// resty.http calls from Lua are timed through lualib's OnIO hook.
+func TestMetricsLuaIO(t *testing.T) {
+	_, port, hits := startEcho(t)
+	yml := fmt.Sprintf(`_format_version: "3.0"
+services:
+- name: s
+  url: http://127.0.0.1:%[1]d
+  routes:
+  - name: r
+    paths: [/io]
+    plugins:
+    - name: pre-function
+      config:
+        access:
+        - |
+          local httpc = require("resty.http").new()
+          local res, err = httpc:request_uri("http://127.0.0.1:%[1]d/side")
+          local _, err2 = httpc:request_uri("http://127.0.0.1:1/refused")
+          return kong.response.exit(200, { status = res and res.status, err = err, refused = err2 ~= nil })
+`, port)
+	fg := startFileGateway(t, yml, nil)
+	r := fg.do(t, "GET", "/io", nil, "")
+	if r.status != 200 || !strings.Contains(r.body, `"status":200`) || !strings.Contains(r.body, `"refused":true`) {
+		t.Fatalf("GET /io = %d %s", r.status, r.body)
+	}
+	if hits.Load() != 1 {
+		t.Errorf("side call hits = %d", hits.Load())
+	}
+	s := scrapeMetrics(t, fg.client, fg.status)
+	for _, tc := range []struct {
+		result string
+		want   float64
+	}{{"ok", 1}, {"error", 1}} {
+		if got := s.value(t, "luagate_lua_io_duration_seconds", map[string]string{"kind": "http", "result": tc.result}); got != tc.want {
+			t.Errorf("io{http,%s} = %v, want %v", tc.result, got, tc.want)
+		}
+	}
+}
