@@ -56,6 +56,9 @@ func (r *request) proxy() bool {
 	req.UseHostHeader = true
 	if scheme == "https" {
 		req.URI().SetScheme("https")
+	} else if r.lst.scheme == "https" {
+		// on TLS listeners fasthttp parses the client's URI as https
+		req.URI().SetScheme("http")
 	}
 
 	// A body that fits the client body buffer is already in memory: take it

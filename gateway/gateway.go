@@ -39,6 +39,8 @@ type Gateway struct {
 	// the admin listener serves GET / and GET /status.
 	AdminHandler fasthttp.RequestHandler
 
+	tls *tlsState // default certificates, header limits (tls.go)
+
 	mu        sync.Mutex
 	listeners []*listener
 	started   chan struct{}
@@ -58,6 +60,9 @@ func New(settings Settings, logger *slog.Logger) (*Gateway, error) {
 		return nil, err
 	}
 	g := &Gateway{settings: settings, logger: logger, rt: rt, lf: defaultLuaFactory, started: make(chan struct{})}
+	if g.tls, err = newTLSState(&settings); err != nil {
+		return nil, err
+	}
 	if g.proxyListen, err = ParseListen("proxy_listen", settings.ProxyListen); err != nil {
 		return nil, err
 	}

@@ -278,6 +278,7 @@ func (r *request) route() bool {
 	rr.Host = r.hostHdr
 	rr.Path = r.path
 	rr.Scheme = r.scheme
+	rr.SNI = r.serverName() // tls.go
 	rr.ListenerPort = r.lst.port
 	rr.Headers = &r.ctx.Request.Header
 	if !r.snap.router.Match(rr, &r.match) {

@@ -23,6 +23,8 @@ type listener struct {
 	portStr string
 	ln      net.Listener
 	srv     *fasthttp.Server
+	split   *tlsSplitter // ssl listeners (tls.go)
+	h2      *h2Bridge    // http2 listeners (h2.go)
 }
 
 // Addrs returns the bound addresses of the listeners of a kind ("proxy",
@@ -57,13 +59,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 			port, _ := strconv.Atoi(ps)
 			l := &listener{kind: kind, scheme: "http", port: port, portStr: ps, ln: ln}
 			l.srv = g.newServer(kind, handler(l))
+			if err := g.setupListener(l, spec, l.srv.Handler); err != nil { // tls.go
+				ln.Close()
+				return fmt.Errorf("%s_listen %s: %w", kind, spec.Addr, err)
+			}
 			ls = append(ls, l)
 		}
 		return nil
 	}
 	err := errors.Join(
 		bind("proxy", g.proxyListen, func(l *listener) fasthttp.RequestHandler {
-			return func(ctx *fasthttp.RequestCtx) { g.serveProxy(l, ctx) }
+			return func(ctx *fasthttp.RequestCtx) { g.serveEdge(l, ctx) }
 		}),
 		bind("admin", g.adminListen, func(*listener) fasthttp.RequestHandler { return g.serveAdmin }),
 		bind("status", g.statusListen, func(*listener) fasthttp.RequestHandler { return g.serveStatus }),
@@ -87,7 +93,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := l.srv.Serve(l.ln); err != nil {
+			if err := l.serve(); err != nil {
 				errc <- fmt.Errorf("%s listener %s: %w", l.kind, l.ln.Addr(), err)
 			}
 		}()
@@ -103,7 +109,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), g.settings.drainTimeout())
 	defer cancel()
 	for _, l := range ls {
-		if err := l.srv.ShutdownWithContext(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		if err := l.shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			g.logger.Warn("shutdown", "listener", l.kind, "error", err)
 		}
 	}
@@ -120,14 +126,17 @@ func (g *Gateway) Run(ctx context.Context) error {
 }
 
 func (g *Gateway) newServer(kind string, h fasthttp.RequestHandler) *fasthttp.Server {
+	n, size := g.settings.headerBuffers()
 	s := &fasthttp.Server{
 		Handler:                      h,
 		Name:                         serverToken,
 		NoDefaultServerHeader:        true,
 		NoDefaultContentType:         true,
 		DisablePreParseMultipartForm: true,
-		ReadBufferSize:               16 << 10,
+		ReadBufferSize:               n * size, // large_client_header_buffers: the whole request head
+		ReadTimeout:                  g.settings.ClientHeaderTimeout,
 		IdleTimeout:                  60 * time.Second,
+		Concurrency:                  g.maxConnections(),
 		CloseOnShutdown:              true,
 		Logger:                       fasthttpLogger{g.logger},
 		ConnState: func(_ net.Conn, st fasthttp.ConnState) {
@@ -150,28 +159,10 @@ func (g *Gateway) newServer(kind string, h fasthttp.RequestHandler) *fasthttp.Se
 }
 
 // proxyErrorHandler answers requests fasthttp could not parse, like
-// nginx's error_page through Kong's handler (400, 413, 494 as 400).
+// nginx's error_page through Kong's handler (400, 408, 414, 494 as 400;
+// edgeStatus in tls.go).
 func (g *Gateway) proxyErrorHandler(ctx *fasthttp.RequestCtx, err error) {
-	status := 400
-	var sizeErr *fasthttp.ErrSmallBuffer
-	if errors.As(err, &sizeErr) {
-		status = 494
-	}
-	var id [32]byte
-	g.rt.ids.next(&id)
-	kind := mimeTypeOf(g.settings.ErrorDefaultType)
-	if status == 494 {
-		status = 400
-		ctx.Response.SetStatusCode(status)
-		ctx.Response.Header.Set(hdrContentType, kindContentType[kind])
-		ctx.Response.SetBody(appendErrorBody(nil, kind, "Request header or cookie too large", b2s(id[:])))
-	} else {
-		ctx.Response.SetStatusCode(status)
-		ctx.Response.Header.Set(hdrContentType, kindContentType[kind])
-		ctx.Response.SetBody(appendErrorBody(nil, kind, msgBadRequest, b2s(id[:])))
-	}
-	ctx.Response.Header.Set(hdrServer, serverToken)
-	ctx.Response.SetConnectionClose()
+	g.edgeError(ctx, edgeStatus(err), "")
 	g.logger.Info("bad request", "error", err)
 }
 

@@ -85,6 +85,35 @@ type Settings struct {
 	// nginx_main_worker_shutdown_timeout). /status/ready answers 503 while
 	// the node drains.
 	DrainTimeout time.Duration
+
+	// SSLCert and SSLCertKey are the default certificate of the TLS proxy
+	// listeners (ssl_cert, ssl_cert_key): PEM text or file paths, one pair
+	// per entry (an RSA and an ECDSA pair may both be given). Empty means a
+	// self-signed certificate generated at start, as Kong does. kong.yml
+	// certificates/snis take precedence by SNI (tls.go).
+	SSLCert, SSLCertKey []string
+	// AdminSSLCert/AdminSSLCertKey and StatusSSLCert/StatusSSLCertKey are
+	// the certificates of ssl admin and status listeners (admin_ssl_cert,
+	// status_ssl_cert, ...); empty means the generated one.
+	AdminSSLCert, AdminSSLCertKey   []string
+	StatusSSLCert, StatusSSLCertKey []string
+
+	// Edge limits (SECURITY.md lists them with what a client gets).
+	// ClientHeaderTimeout bounds reading a request's line and headers
+	// (nginx_http_client_header_timeout, 60s); ClientBodyTimeout bounds the
+	// wait between two reads of a request body (nginx_http_client_body_timeout,
+	// 60s); both close the connection with 408.
+	ClientHeaderTimeout time.Duration
+	ClientBodyTimeout   time.Duration
+	// LargeClientHeaderBuffers is nginx's large_client_header_buffers
+	// ("4 8k"): a request line longer than the size gets 414, a header line
+	// longer than it or headers beyond number*size get 400 "Request header
+	// or cookie too large" (nginx_http_large_client_header_buffers).
+	LargeClientHeaderBuffers string
+	// MaxConnections caps concurrent client connections per listener
+	// (nginx_events_worker_connections; 0 or "auto" = 16384); connections
+	// beyond it are closed at once.
+	MaxConnections int
 }
 
 // drainTimeout is DrainTimeout, or the default when unset.
@@ -117,6 +146,9 @@ func DefaultSettings() Settings {
 		AdminWrites:                  true,
 		AdminMaxBodySize:             10 << 20,
 		DrainTimeout:                 shutdownGrace,
+		ClientHeaderTimeout:          60 * time.Second,
+		ClientBodyTimeout:            60 * time.Second,
+		LargeClientHeaderBuffers:     "4 8k",
 	}
 }
 
@@ -211,6 +243,23 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	str("ADMIN_TOKEN", &s.AdminToken)
 	size("NGINX_ADMIN_CLIENT_MAX_BODY_SIZE", &s.AdminMaxBodySize)
 	seconds("DRAIN_TIMEOUT", &s.DrainTimeout)
+	list("SSL_CERT", &s.SSLCert)
+	list("SSL_CERT_KEY", &s.SSLCertKey)
+	list("ADMIN_SSL_CERT", &s.AdminSSLCert)
+	list("ADMIN_SSL_CERT_KEY", &s.AdminSSLCertKey)
+	list("STATUS_SSL_CERT", &s.StatusSSLCert)
+	list("STATUS_SSL_CERT_KEY", &s.StatusSSLCertKey)
+	seconds("NGINX_HTTP_CLIENT_HEADER_TIMEOUT", &s.ClientHeaderTimeout)
+	seconds("NGINX_HTTP_CLIENT_BODY_TIMEOUT", &s.ClientBodyTimeout)
+	str("NGINX_HTTP_LARGE_CLIENT_HEADER_BUFFERS", &s.LargeClientHeaderBuffers)
+	if v := strings.TrimSpace(getenv("KONG_NGINX_EVENTS_WORKER_CONNECTIONS")); v != "" && v != "auto" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			errs = append(errs, fmt.Errorf("KONG_NGINX_EVENTS_WORKER_CONNECTIONS: %q is not \"auto\" or a positive integer", v))
+		} else {
+			s.MaxConnections = n
+		}
+	}
 	if v := strings.TrimSpace(getenv("KONG_NGINX_HTTP_LUA_SHARED_DICT")); v != "" {
 		d, err := parseSharedDicts(v)
 		if err != nil {
@@ -264,6 +313,9 @@ func (s *Settings) Validate() error {
 	if s.LuaMaxExecutionTime < 0 {
 		errs = append(errs, errors.New("lua_max_execution_time: must not be negative"))
 	}
+	if err := s.validateEdge(); err != nil { // tls.go
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -272,11 +324,13 @@ type Listen struct {
 	Addr      string // host:port
 	ReusePort bool
 	Backlog   int
+	SSL       bool // terminate TLS (tls.go)
+	HTTP2     bool // also offer HTTP/2 by ALPN (needs SSL; h2.go)
 }
 
 // ParseListen parses kong.conf listen entries ("ip:port flag flag=value").
-// "off" gives none. ssl, http2 and proxy_protocol are rejected: luagate
-// does not terminate TLS or speak HTTP/2 yet.
+// "off" gives none. ssl terminates TLS, http2 (only with ssl) adds HTTP/2;
+// proxy_protocol is rejected.
 func ParseListen(key string, entries []string) ([]Listen, error) {
 	var out []Listen
 	for _, e := range entries {
@@ -307,8 +361,12 @@ func ParseListen(key string, entries []string) ([]Listen, error) {
 		for _, f := range fields[1:] {
 			name, val, _ := strings.Cut(f, "=")
 			switch name {
-			case "ssl", "http2", "proxy_protocol":
-				return nil, fmt.Errorf("%s: %q: the %q flag is not supported yet (luagate serves plain HTTP/1.1; terminate TLS in front of it)", key, e, name)
+			case "proxy_protocol":
+				return nil, fmt.Errorf("%s: %q: the %q flag is not supported", key, e, name)
+			case "ssl":
+				l.SSL = true
+			case "http2":
+				l.HTTP2 = true
 			case "reuseport":
 				l.ReusePort = true
 			case "backlog":
@@ -322,6 +380,9 @@ func ParseListen(key string, entries []string) ([]Listen, error) {
 			default:
 				return nil, fmt.Errorf("%s: %q: unknown flag %q", key, e, f)
 			}
+		}
+		if l.HTTP2 && !l.SSL {
+			return nil, fmt.Errorf("%s: %q: http2 needs ssl (luagate speaks HTTP/2 over TLS only)", key, e)
 		}
 		out = append(out, l)
 	}

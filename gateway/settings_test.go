@@ -75,8 +75,8 @@ func TestSettingsErrors(t *testing.T) {
 		want string
 	}{
 		{map[string]string{"KONG_LOG_LEVEL": "verbose"}, `log_level: "verbose" is not one of`},
-		{map[string]string{"KONG_PROXY_LISTEN": "0.0.0.0:8443 ssl"}, `the "ssl" flag is not supported yet`},
-		{map[string]string{"KONG_PROXY_LISTEN": "0.0.0.0:8443 http2"}, `the "http2" flag is not supported yet`},
+		{map[string]string{"KONG_PROXY_LISTEN": "0.0.0.0:8443 proxy_protocol"}, `the "proxy_protocol" flag is not supported`},
+		{map[string]string{"KONG_PROXY_LISTEN": "0.0.0.0:8443 http2"}, `http2 needs ssl`},
 		{map[string]string{"KONG_PROXY_LISTEN": "8000"}, `invalid address "8000"`},
 		{map[string]string{"KONG_STATUS_LISTEN": "127.0.0.1:99999"}, `invalid port "99999"`},
 		{map[string]string{"KONG_ADMIN_LISTEN": "127.0.0.1:8001 fancy"}, `unknown flag "fancy"`},

@@ -41,6 +41,8 @@ type Snapshot struct {
 	consumersByID   map[string]*declarative.Consumer
 	consumersByName map[string]*declarative.Consumer
 
+	certs *certStore // kong.yml certificates by SNI (tls.go); nil when none
+
 	refs      atomic.Int64
 	closeOnce sync.Once
 	done      chan struct{}
@@ -125,6 +127,9 @@ func build(cfg *declarative.Config, rt *Runtime, lf luaFactory) (_ *Snapshot, er
 	s.router, err = router.New(cfg.Routes)
 	if err != nil {
 		return nil, fmt.Errorf("building the router: %w", err)
+	}
+	if s.certs, err = buildCertStore(cfg); err != nil {
+		return nil, err
 	}
 	if s.lua, err = lf(cfg, rt); err != nil {
 		return nil, fmt.Errorf("compiling Lua functions: %w", err)

@@ -1,0 +1,691 @@
+package gateway
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"luagate/declarative"
+)
+
+// TLS termination, the way Kong does it (spec 0 and 1.8):
+//
+//   - a listen entry with "ssl" terminates TLS 1.2+; with "http2" it also
+//     offers h2 by ALPN (h2.go);
+//   - on proxy listeners the certificate is picked by SNI from kong.yml's
+//     certificates/snis of the *current* snapshot, so a reload changes
+//     certificates for new handshakes without touching open connections;
+//     lookup order is Kong's (kong/runloop/certificate.lua): the exact name,
+//     then "*.<name minus its first label>", then "<name minus its last
+//     label>.*", then an SNI named "*", then the default certificate;
+//   - the default certificate is ssl_cert/ssl_cert_key (KONG_SSL_CERT,
+//     KONG_SSL_CERT_KEY), else one self-signed certificate generated once
+//     per gateway (CN=localhost), as Kong generates its default one;
+//   - admin and status listeners use admin_ssl_cert / status_ssl_cert, else
+//     the generated certificate.
+
+// certPair is one kong.yml certificate: cert and, when given, cert_alt
+// (typically an RSA and an ECDSA key); the client's hello picks.
+type certPair []*tls.Certificate
+
+func (p certPair) pick(hello *tls.ClientHelloInfo) *tls.Certificate {
+	if len(p) == 1 || hello == nil {
+		return p[0]
+	}
+	// Pick by what the client can verify (key type, signature schemes),
+	// not by name: the SNI table already chose this pair.
+	h := *hello
+	h.ServerName = ""
+	for _, c := range p {
+		if h.SupportsCertificate(c) == nil {
+			return c
+		}
+	}
+	return p[0]
+}
+
+// certStore is the SNI table of one snapshot; it never changes after
+// buildCertStore.
+type certStore struct {
+	byName   map[string]certPair // lowercased, without a trailing dot; "*" and wildcards included as written
+	fallback certPair            // the SNI named "*", nil if none
+}
+
+// buildCertStore parses every certificate of cfg and indexes it by its SNI
+// names. A certificate whose key does not match fails the configuration.
+func buildCertStore(cfg *declarative.Config) (*certStore, error) {
+	if len(cfg.SNIs) == 0 {
+		return nil, nil
+	}
+	parsed := make(map[*declarative.Certificate]certPair, len(cfg.Certificates))
+	pairOf := func(c *declarative.Certificate) (certPair, error) {
+		if p, ok := parsed[c]; ok {
+			return p, nil
+		}
+		main, err := tls.X509KeyPair([]byte(c.Cert), []byte(c.Key))
+		if err != nil {
+			return nil, fmt.Errorf("%s: cert/key: %w", c.Path0, err)
+		}
+		p := certPair{&main}
+		if c.CertAlt != "" {
+			alt, err := tls.X509KeyPair([]byte(c.CertAlt), []byte(c.KeyAlt))
+			if err != nil {
+				return nil, fmt.Errorf("%s: cert_alt/key_alt: %w", c.Path0, err)
+			}
+			p = append(p, &alt)
+		}
+		parsed[c] = p
+		return p, nil
+	}
+	s := &certStore{byName: make(map[string]certPair, len(cfg.SNIs))}
+	var errs []error
+	for _, sni := range cfg.SNIs {
+		if sni.Certificate == nil {
+			continue
+		}
+		p, err := pairOf(sni.Certificate)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		name := normalizeSNI(sni.Name)
+		if name == "*" {
+			s.fallback = p
+			continue
+		}
+		s.byName[name] = p
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("certificates: %w", errors.Join(errs...))
+	}
+	return s, nil
+}
+
+func normalizeSNI(name string) string {
+	return strings.ToLower(strings.TrimSuffix(name, "."))
+}
+
+// lookup returns the certificate for a server name, nil when none applies.
+func (s *certStore) lookup(serverName string) certPair {
+	if s == nil {
+		return nil
+	}
+	if serverName != "" {
+		name := normalizeSNI(serverName)
+		if p, ok := s.byName[name]; ok {
+			return p
+		}
+		if i := strings.IndexByte(name, '.'); i > 0 {
+			if p, ok := s.byName["*"+name[i:]]; ok {
+				return p
+			}
+		}
+		if i := strings.LastIndexByte(name, '.'); i > 0 {
+			if p, ok := s.byName[name[:i]+".*"]; ok {
+				return p
+			}
+		}
+	}
+	return s.fallback
+}
+
+// tlsState is the gateway's TLS material that does not come from kong.yml.
+type tlsState struct {
+	mu        sync.Mutex
+	generated certPair // created on first need
+	proxy     certPair // ssl_cert, nil = generated
+	admin     certPair
+	status    certPair
+	hdrSize   int // large_client_header_buffers' size (headerLimit)
+}
+
+func newTLSState(s *Settings) (*tlsState, error) {
+	t := &tlsState{}
+	_, t.hdrSize = s.headerBuffers()
+	var errs []error
+	var err error
+	if t.proxy, err = loadCertList("ssl_cert", s.SSLCert, s.SSLCertKey); err != nil {
+		errs = append(errs, err)
+	}
+	if t.admin, err = loadCertList("admin_ssl_cert", s.AdminSSLCert, s.AdminSSLCertKey); err != nil {
+		errs = append(errs, err)
+	}
+	if t.status, err = loadCertList("status_ssl_cert", s.StatusSSLCert, s.StatusSSLCertKey); err != nil {
+		errs = append(errs, err)
+	}
+	return t, errors.Join(errs...)
+}
+
+// defaultFor returns the listener kind's configured certificate, or the
+// generated one.
+func (t *tlsState) defaultFor(kind string) (certPair, error) {
+	switch {
+	case kind == "proxy" && t.proxy != nil:
+		return t.proxy, nil
+	case kind == "admin" && t.admin != nil:
+		return t.admin, nil
+	case kind == "status" && t.status != nil:
+		return t.status, nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.generated == nil {
+		c, err := selfSigned("localhost")
+		if err != nil {
+			return nil, fmt.Errorf("generating the default certificate: %w", err)
+		}
+		t.generated = certPair{c}
+	}
+	return t.generated, nil
+}
+
+// loadCertList loads the "<key>"/"<key>_key" pairs: each entry is PEM text
+// or a file path.
+func loadCertList(key string, certs, keys []string) (certPair, error) {
+	if len(certs) != len(keys) {
+		return nil, fmt.Errorf("%s: %d certificate(s) but %d key(s) (%s_key)", key, len(certs), len(keys), key)
+	}
+	var p certPair
+	for i := range certs {
+		cb, err := pemOrFile(certs[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", key, err)
+		}
+		kb, err := pemOrFile(keys[i])
+		if err != nil {
+			return nil, fmt.Errorf("%s_key: %w", key, err)
+		}
+		c, err := tls.X509KeyPair(cb, kb)
+		if err != nil {
+			return nil, fmt.Errorf("%s: entry %d: %w", key, i+1, err)
+		}
+		p = append(p, &c)
+	}
+	return p, nil
+}
+
+func pemOrFile(v string) ([]byte, error) {
+	if strings.Contains(v, "-----BEGIN") {
+		return []byte(v), nil
+	}
+	b, err := os.ReadFile(v)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", v, err)
+	}
+	return b, nil
+}
+
+// selfSigned creates an ECDSA P-256 certificate for host, valid for ten
+// years from an hour ago.
+func selfSigned(host string) (*tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: host, Organization: []string{"luagate"}},
+		DNSNames:              []string{host},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.AddDate(10, 0, 0),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+// tlsConfig builds the server config of one listener. Proxy listeners read
+// the current snapshot on every handshake.
+func (g *Gateway) tlsConfig(kind string, spec Listen) (*tls.Config, error) {
+	def, err := g.tls.defaultFor(kind)
+	if err != nil {
+		return nil, err
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"http/1.1"},
+	}
+	if spec.HTTP2 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
+	if kind != "proxy" {
+		cfg.GetCertificate = func(h *tls.ClientHelloInfo) (*tls.Certificate, error) { return def.pick(h), nil }
+		return cfg, nil
+	}
+	cfg.GetCertificate = func(h *tls.ClientHelloInfo) (*tls.Certificate, error) {
+		if s := g.cur.Load(); s != nil {
+			if p := s.certs.lookup(h.ServerName); p != nil {
+				return p.pick(h), nil
+			}
+		}
+		return def.pick(h), nil
+	}
+	return cfg, nil
+}
+
+// serverName is the TLS SNI of the request's connection, "" on plain
+// listeners or when the client sent none.
+func (r *request) serverName() string {
+	if r.lst.scheme != "https" {
+		return ""
+	}
+	if c, ok := r.ctx.Conn().(interface {
+		ConnectionState() tls.ConnectionState
+	}); ok {
+		return c.ConnectionState().ServerName
+	}
+	return ""
+}
+
+// validateEdge checks the TLS and limit settings' syntax (Validate).
+func (s *Settings) validateEdge() error {
+	var errs []error
+	for _, p := range []struct {
+		key         string
+		certs, key2 []string
+	}{
+		{"ssl_cert", s.SSLCert, s.SSLCertKey},
+		{"admin_ssl_cert", s.AdminSSLCert, s.AdminSSLCertKey},
+		{"status_ssl_cert", s.StatusSSLCert, s.StatusSSLCertKey},
+	} {
+		if len(p.certs) != len(p.key2) {
+			errs = append(errs, fmt.Errorf("%s: %d certificate(s) but %d key(s) (%s_key)", p.key, len(p.certs), len(p.key2), p.key))
+		}
+	}
+	if s.LargeClientHeaderBuffers != "" {
+		if _, _, err := parseHeaderBuffers(s.LargeClientHeaderBuffers); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if s.ClientHeaderTimeout < 0 || s.ClientBodyTimeout < 0 {
+		errs = append(errs, errors.New("client_header_timeout, client_body_timeout: must not be negative"))
+	}
+	if s.MaxConnections < 0 {
+		errs = append(errs, errors.New("nginx_events_worker_connections: must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// parseHeaderBuffers parses large_client_header_buffers ("4 8k").
+func parseHeaderBuffers(v string) (number, size int, err error) {
+	f := strings.Fields(v)
+	bad := fmt.Errorf("nginx_http_large_client_header_buffers: %q is not \"<number> <size>\" (like \"4 8k\")", v)
+	if len(f) != 2 {
+		return 0, 0, bad
+	}
+	n, err1 := parseSize(f[0])
+	sz, err2 := parseSize(f[1])
+	if err1 != nil || err2 != nil || n < 1 || n > 1024 || sz < 1024 || sz > 1<<20 {
+		return 0, 0, bad
+	}
+	return int(n), int(sz), nil
+}
+
+// headerBuffers returns large_client_header_buffers, Kong's default when unset.
+func (s *Settings) headerBuffers() (number, size int) {
+	if n, sz, err := parseHeaderBuffers(s.LargeClientHeaderBuffers); err == nil {
+		return n, sz
+	}
+	return 4, 8 << 10
+}
+
+// tlsSplitter accepts raw connections, runs each TLS handshake in its own
+// goroutine (bounded by the handshake timeout and by how many may run at
+// once), and hands the connection to the HTTP/1.1 listener (fasthttp) or,
+// when the client chose h2 by ALPN, to the HTTP/2 listener (net/http).
+type tlsSplitter struct {
+	raw     net.Listener
+	cfg     *tls.Config
+	timeout time.Duration
+	wrap    func(net.Conn) net.Conn
+	sem     chan struct{} // bounds concurrent handshakes
+	h1, h2  *chanListener
+
+	once sync.Once
+	done chan struct{}
+	err  error // set before done closes
+}
+
+func newTLSSplitter(raw net.Listener, cfg *tls.Config, timeout time.Duration, maxHandshakes int, wrap func(net.Conn) net.Conn) *tlsSplitter {
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	if maxHandshakes <= 0 {
+		maxHandshakes = 1024
+	}
+	s := &tlsSplitter{raw: raw, cfg: cfg, timeout: timeout, wrap: wrap, sem: make(chan struct{}, maxHandshakes), done: make(chan struct{})}
+	s.h1 = &chanListener{s: s, ch: make(chan net.Conn)}
+	s.h2 = &chanListener{s: s, ch: make(chan net.Conn)}
+	return s
+}
+
+func (s *tlsSplitter) close(err error) {
+	s.once.Do(func() {
+		s.err = err
+		close(s.done)
+		s.raw.Close()
+	})
+}
+
+// run accepts until the raw listener fails or is closed.
+func (s *tlsSplitter) run() {
+	var delay time.Duration
+	for {
+		c, err := s.raw.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() { // EMFILE and friends: back off like net/http
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				select {
+				case <-time.After(delay):
+					continue
+				case <-s.done:
+					return
+				}
+			}
+			s.close(err)
+			return
+		}
+		delay = 0
+		select {
+		case s.sem <- struct{}{}:
+		default:
+			c.Close() // too many handshakes in progress: shed load cheaply
+			continue
+		}
+		go s.handshake(c)
+	}
+}
+
+func (s *tlsSplitter) handshake(raw net.Conn) {
+	if s.wrap != nil {
+		raw = s.wrap(raw)
+	}
+	tc := tls.Server(raw, s.cfg)
+	_ = tc.SetDeadline(time.Now().Add(s.timeout))
+	err := tc.Handshake()
+	<-s.sem
+	if err != nil {
+		tc.Close()
+		return
+	}
+	_ = tc.SetDeadline(time.Time{})
+	dst := s.h1
+	if tc.ConnectionState().NegotiatedProtocol == "h2" {
+		dst = s.h2
+	}
+	select {
+	case dst.ch <- tc:
+	case <-s.done:
+		tc.Close()
+	}
+}
+
+// chanListener is one side of a tlsSplitter.
+type chanListener struct {
+	s  *tlsSplitter
+	ch chan net.Conn
+}
+
+func (l *chanListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.s.done:
+		if l.s.err != nil {
+			return nil, l.s.err
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *chanListener) Close() error {
+	l.s.close(nil)
+	return nil
+}
+
+func (l *chanListener) Addr() net.Addr { return l.s.raw.Addr() }
+
+// ---- the edge: listener setup, per-request limits, parse errors ----
+
+// maxConnections is nginx_events_worker_connections, 16384 when unset.
+func (g *Gateway) maxConnections() int {
+	if g.settings.MaxConnections > 0 {
+		return g.settings.MaxConnections
+	}
+	return 16384
+}
+
+// setupListener finishes a bound listener: body-timeout connections and,
+// for ssl entries, the TLS splitter and the HTTP/2 bridge. h is the
+// listener's fasthttp handler (the bridge calls it too).
+func (g *Gateway) setupListener(l *listener, spec Listen, h fasthttp.RequestHandler) error {
+	bt := g.settings.ClientBodyTimeout
+	wrap := func(c net.Conn) net.Conn { return &edgeConn{Conn: c, bodyTimeout: bt} }
+	if !spec.SSL {
+		if bt > 0 {
+			l.ln = &edgeListener{Listener: l.ln, wrap: wrap}
+		}
+		return nil
+	}
+	l.scheme = "https"
+	cfg, err := g.tlsConfig(l.kind, spec)
+	if err != nil {
+		return err
+	}
+	if bt <= 0 {
+		wrap = nil
+	}
+	sp := newTLSSplitter(l.ln, cfg, g.settings.ClientHeaderTimeout, g.maxConnections(), wrap)
+	l.split = sp
+	l.ln = sp.h1
+	if spec.HTTP2 {
+		l.h2 = newH2Bridge(g, l, h)
+	}
+	return nil
+}
+
+// serve runs the listener's servers until they stop.
+func (l *listener) serve() error {
+	if l.split == nil {
+		return l.srv.Serve(l.ln)
+	}
+	go l.split.run()
+	errc := make(chan error, 1)
+	if l.h2 != nil {
+		go func() { errc <- l.h2.serve(l.split.h2) }()
+	}
+	err := l.srv.Serve(l.ln)
+	l.split.close(nil)
+	if l.h2 != nil {
+		if err2 := <-errc; err == nil {
+			err = err2
+		}
+	}
+	return err
+}
+
+// shutdown stops accepting and waits (bounded by ctx) for in-flight requests.
+func (l *listener) shutdown(ctx context.Context) error {
+	var errs []error
+	if l.h2 != nil {
+		errs = append(errs, l.h2.shutdown(ctx))
+	}
+	errs = append(errs, l.srv.ShutdownWithContext(ctx))
+	return errors.Join(errs...)
+}
+
+// edgeListener wraps accepted connections in edgeConn.
+type edgeListener struct {
+	net.Listener
+	wrap func(net.Conn) net.Conn
+}
+
+func (l *edgeListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return l.wrap(c), nil
+}
+
+// edgeConn gives request bodies nginx's client_body_timeout: while the
+// handler reads a body, each read pushes the read deadline bodyTimeout
+// ahead (at most once a second), so a slow but live upload goes on and a
+// stalled one ends. Outside bodies fasthttp's own deadlines apply
+// (client_header_timeout for headers, 60s idle between requests).
+type edgeConn struct {
+	net.Conn
+	bodyTimeout time.Duration
+	inBody      atomic.Bool
+	last        time.Time // only the connection's serving goroutine reads
+}
+
+func (c *edgeConn) Read(p []byte) (int, error) {
+	if c.inBody.Load() {
+		if now := time.Now(); now.Sub(c.last) > time.Second {
+			_ = c.Conn.SetReadDeadline(now.Add(c.bodyTimeout))
+			c.last = now
+		}
+	}
+	return c.Conn.Read(p)
+}
+
+func edgeConnOf(c net.Conn) *edgeConn {
+	if tc, ok := c.(*tls.Conn); ok {
+		c = tc.NetConn()
+	}
+	ec, _ := c.(*edgeConn)
+	return ec
+}
+
+// serveEdge is the proxy listeners' handler: nginx's header line limits,
+// then the proxy with the body timeout armed.
+func (g *Gateway) serveEdge(l *listener, ctx *fasthttp.RequestCtx) {
+	if st := g.headerLimit(&ctx.Request.Header); st != 0 {
+		h := &ctx.Request.Header
+		a := h.Peek(hdrAccept)
+		if len(a) == 0 {
+			a = h.ContentType()
+		}
+		g.edgeError(ctx, st, b2s(a))
+		return
+	}
+	ec := edgeConnOf(ctx.Conn())
+	if ec != nil {
+		ec.inBody.Store(true)
+	}
+	g.serveProxy(l, ctx)
+	if ec != nil {
+		ec.inBody.Store(false)
+	}
+}
+
+// headerLimit applies large_client_header_buffers to a parsed request:
+// 414 when the request line is longer than one buffer, 494 when a header
+// line is (headers beyond all buffers never parse: edgeStatus).
+func (g *Gateway) headerLimit(h *fasthttp.RequestHeader) int {
+	size := g.tls.hdrSize
+	if len(h.Method())+len(h.RequestURI())+len(" HTTP/1.1\r\n")+1 > size {
+		return 414
+	}
+	raw := h.RawHeaders()
+	if len(raw) <= size {
+		return 0
+	}
+	for len(raw) > 0 {
+		i := indexByte(raw, '\n')
+		if i < 0 {
+			i = len(raw)
+		}
+		if i+1 > size {
+			return 494
+		}
+		if i == len(raw) {
+			break
+		}
+		raw = raw[i+1:]
+	}
+	return 0
+}
+
+// edgeStatus maps a fasthttp parse error to nginx's answer: 408 for a
+// client too slow to send its headers, 414 when the request line alone
+// overflows the header buffers, 494 when the headers do, else 400.
+func edgeStatus(err error) int {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.As(err, &small):
+		// fasthttp quotes the start of the buffer in the message: a
+		// request line that ends within it means the headers overflowed.
+		msg := err.Error()
+		if i := strings.Index(msg, "contents: "); i >= 0 {
+			head := msg[i:]
+			if len(head) > 210 {
+				head = head[:210]
+			}
+			if !strings.Contains(head, `\n`) {
+				return 414
+			}
+		}
+		return 494
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded):
+		return 408
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return 408
+	}
+	return 400
+}
+
+// edgeError writes an nginx-style error (Kong's error handler formats it
+// from Accept, else Content-Type, else error_default_type) and closes the
+// connection after it.
+func (g *Gateway) edgeError(ctx *fasthttp.RequestCtx, status int, accept string) {
+	msg := defaultErrorMessage(status)
+	if status == 494 {
+		status = 400
+	}
+	kind := mimeTypeOf(g.settings.ErrorDefaultType)
+	if accept != "" {
+		kind = mimeTypeOf(accept)
+	}
+	var id [32]byte
+	g.rt.ids.next(&id)
+	ctx.Response.Reset()
+	ctx.Response.SetStatusCode(status)
+	ctx.Response.Header.Set(hdrContentType, kindContentType[kind])
+	ctx.Response.SetBody(appendErrorBody(nil, kind, msg, b2s(id[:])))
+	ctx.Response.Header.Set(hdrServer, serverToken)
+	ctx.Response.SetConnectionClose()
+}
