@@ -255,9 +255,9 @@ func TestMetricsAfterTraffic(t *testing.T) {
 			}
 		}
 		// Buckets are Kong's, cumulative, ending with +Inf = count.
-		checkBuckets(t, s, "kong_kong_latency_ms", gm.KongLatencyBuckets)
-		checkBuckets(t, s, "kong_upstream_latency_ms", gm.UpstreamLatencyBuckets)
-		checkBuckets(t, s, "kong_request_latency_ms", gm.UpstreamLatencyBuckets)
+		checkBuckets(t, s, "kong_kong_latency_ms", gm.KongLatencyBuckets())
+		checkBuckets(t, s, "kong_upstream_latency_ms", gm.UpstreamLatencyBuckets())
+		checkBuckets(t, s, "kong_request_latency_ms", gm.UpstreamLatencyBuckets())
 		for _, dir := range []string{"ingress", "egress"} {
 			lb := map[string]string{"service": "echo-svc", "route": "r-svc", "direction": dir, "workspace": "default", "consumer": ""}
 			if v := s.value(t, "kong_bandwidth_bytes", lb); v <= 0 {

@@ -18,18 +18,23 @@ import (
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 )
 
-// Kong's histogram buckets, in milliseconds (spec 6).
-var (
-	// KongLatencyBuckets are kong_kong_latency_ms's buckets.
-	KongLatencyBuckets = []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000}
-	// UpstreamLatencyBuckets are kong_upstream_latency_ms's and
-	// kong_request_latency_ms's buckets.
-	UpstreamLatencyBuckets = []float64{25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000}
-	// LuaBuckets are the buckets of the luagate_* durations (seconds):
-	// from 50µs (a small function) to 10s (past lua_max_execution_time's
-	// default of 5s).
-	LuaBuckets = []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
-)
+// KongLatencyBuckets are kong_kong_latency_ms's buckets (ms, spec 6).
+func KongLatencyBuckets() []float64 {
+	return []float64{1, 2, 5, 7, 10, 15, 20, 30, 50, 75, 100, 200, 500, 750, 1000, 3000, 6000}
+}
+
+// UpstreamLatencyBuckets are kong_upstream_latency_ms's and
+// kong_request_latency_ms's buckets (ms, spec 6).
+func UpstreamLatencyBuckets() []float64 {
+	return []float64{25, 50, 80, 100, 250, 400, 700, 1000, 2000, 5000, 10000, 30000, 60000}
+}
+
+// LuaBuckets are the buckets of the luagate_* durations (seconds): from
+// 50µs (a small function) to 10s (past lua_max_execution_time's default of
+// 5s).
+func LuaBuckets() []float64 {
+	return []float64{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
+}
 
 // Workspace is the only workspace of a DB-less node.
 const Workspace = "default"
@@ -78,8 +83,8 @@ type TargetHealth struct {
 	State                     string // healthchecks_off, healthy, unhealthy, dns_error
 }
 
-// TargetHealthStates are kong_upstream_target_health's states, in Kong's order.
-var TargetHealthStates = []string{"healthchecks_off", "healthy", "unhealthy", "dns_error"}
+// targetHealthStates are kong_upstream_target_health's states, in Kong's order.
+var targetHealthStates = [...]string{"healthchecks_off", "healthy", "unhealthy", "dns_error"}
 
 // Metrics is the registry of one gateway Runtime and every metric luagate
 // exports. It outlives snapshots: nothing registers per reload. Safe for
@@ -131,15 +136,15 @@ func New(o Options) *Metrics {
 	}, []string{"service", "route", "code", "source", "workspace", "consumer"})
 	m.kongLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "kong_kong_latency_ms", Help: "Latency added by Kong and enabled plugins for each service/route in Kong",
-		Buckets: KongLatencyBuckets,
+		Buckets: KongLatencyBuckets(),
 	}, reqLabels)
 	m.upLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "kong_upstream_latency_ms", Help: "Latency added by upstream response for each service/route in Kong",
-		Buckets: UpstreamLatencyBuckets,
+		Buckets: UpstreamLatencyBuckets(),
 	}, reqLabels)
 	m.reqLatency = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "kong_request_latency_ms", Help: "Total latency incurred during requests for each service/route in Kong",
-		Buckets: UpstreamLatencyBuckets,
+		Buckets: UpstreamLatencyBuckets(),
 	}, reqLabels)
 	m.bandwidth = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "kong_bandwidth_bytes", Help: "Total bandwidth (ingress/egress) throughput in bytes",
@@ -162,7 +167,7 @@ func New(o Options) *Metrics {
 	}, []string{"configuration_hash"})
 	m.luaDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "luagate_lua_function_duration_seconds", Help: "Time spent running a Lua plugin instance's functions in one phase, by route, plugin and phase.",
-		Buckets: LuaBuckets,
+		Buckets: LuaBuckets(),
 	}, []string{"route", "plugin", "phase"})
 	m.luaErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "luagate_lua_function_errors_total", Help: "Lua plugin runs that failed with a runtime error or timeout, by route, plugin and phase.",
@@ -175,11 +180,11 @@ func New(o Options) *Metrics {
 	})
 	m.ioDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "luagate_lua_io_duration_seconds", Help: "Duration of resty.redis and resty.http network calls made by Lua functions, by kind (redis, http) and result (ok, error).",
-		Buckets: LuaBuckets,
+		Buckets: LuaBuckets(),
 	}, []string{"kind", "result"})
 	m.lambdaDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "luagate_lambda_invocation_duration_seconds", Help: "Duration of aws-lambda Invoke calls, by function and result (ok, error).",
-		Buckets: LuaBuckets,
+		Buckets: LuaBuckets(),
 	}, []string{"function", "result"})
 	m.lambdaErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "luagate_lambda_invocation_errors_total", Help: "aws-lambda Invoke calls that failed, by function.",
@@ -396,7 +401,7 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	m.mu.Unlock()
 	if on && src != nil {
 		for _, t := range src() {
-			for _, s := range TargetHealthStates {
+			for _, s := range targetHealthStates {
 				v := 0.0
 				if s == t.State {
 					v = 1
