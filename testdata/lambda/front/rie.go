@@ -77,6 +77,7 @@ func Start(o InstanceOptions) (*Instance, error) {
 	}
 	// An orphaned runtime may hold the output pipe open after RIE exits.
 	cmd.WaitDelay = 2 * time.Second
+	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("front: starting %s: %w", o.RIE, err)
 	}
