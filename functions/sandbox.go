@@ -96,9 +96,11 @@ func buildSandboxBase(L *lua.LState, requires, envPaths []string) *lua.LTable {
 		}
 		base.RawSetString(lib.name, protect(L, cp, "_G."+lib.name))
 	}
-	// kong: the real PDK behind a write-protected proxy; ngx: the real one.
+	// kong: the real PDK behind write-protected proxies, at every level
+	// (kong.response.exit = nil must not reach later requests); ngx: the
+	// real one, as in Kong.
 	if k, ok := G.RawGetString("kong").(*lua.LTable); ok {
-		base.RawSetString("kong", protect(L, k, "kong"))
+		base.RawSetString("kong", protectTree(L, k, "kong", map[*lua.LTable]*lua.LTable{}))
 	}
 	if n := G.RawGetString("ngx"); n != lua.LNil {
 		base.RawSetString("ngx", n)
@@ -126,13 +128,76 @@ func protect(L *lua.LState, t *lua.LTable, name string) *lua.LTable {
 	return proxy
 }
 
+// protectTree is protect for a table and every table inside it: reads see
+// the real values, with tables replaced by their own proxies; every write
+// raises "Cannot modify <name>.<key>. Protected by the sandbox.". The views
+// are built once per state, so a read costs a table lookup per level. A
+// table whose metatable computes its keys (kong.ctx: shared, plugin) is
+// forwarded as it is: reads return what its __index returns (the request's
+// own kong.ctx.shared, writable) and writes go to its __newindex. A __call
+// (kong.log(...)) is kept.
+func protectTree(L *lua.LState, t *lua.LTable, name string, seen map[*lua.LTable]*lua.LTable) *lua.LTable {
+	if p := seen[t]; p != nil {
+		return p
+	}
+	proxy := L.CreateTable(0, 0)
+	seen[t] = proxy
+	mt := L.CreateTable(0, 4)
+	refuse := L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("Cannot modify %s.%s. Protected by the sandbox.", name, lua.LVAsString(L.Get(2)))
+		return 0
+	})
+	rmt, _ := L.GetMetatable(t).(*lua.LTable)
+	if rmt != nil && (rmt.RawGetString("__index") != lua.LNil || rmt.RawGetString("__newindex") != lua.LNil) {
+		mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+			L.Push(L.GetTable(t, L.Get(2)))
+			return 1
+		}))
+		mt.RawSetString("__newindex", L.NewFunction(func(L *lua.LState) int {
+			k := L.Get(2)
+			if t.RawGet(k) != lua.LNil {
+				L.RaiseError("Cannot modify %s.%s. Protected by the sandbox.", name, lua.LVAsString(k))
+			}
+			L.SetTable(t, k, L.Get(3))
+			return 0
+		}))
+	} else {
+		view := L.CreateTable(0, 8)
+		t.ForEach(func(k, v lua.LValue) {
+			if sub, ok := v.(*lua.LTable); ok {
+				v = protectTree(L, sub, name+"."+lua.LVAsString(k), seen)
+			}
+			view.RawSet(k, v)
+		})
+		mt.RawSetString("__index", view)
+		mt.RawSetString("__newindex", refuse)
+	}
+	if rmt != nil {
+		if call := rmt.RawGetString("__call"); call != lua.LNil {
+			mt.RawSetString("__call", call)
+		}
+	}
+	mt.RawSetString("__metatable", lua.LFalse)
+	L.SetMetatable(proxy, mt)
+	return proxy
+}
+
 // restrictedRequire allows the default modules, the modules the PDK
 // provides (package.preload, package.loaded apart from Lua's own libraries)
-// and the configured ones; they load with the real globals.
+// and the configured ones; they load with the real globals. The tables of
+// the built-in modules (cjson, resty.redis, ...) are handed out behind a
+// write-protected proxy, one per module and state, so that one chunk
+// cannot change them for every later chunk and request of the state
+// (`require("cjson").encode = nil`); modules listed in
+// untrusted_lua_sandbox_requires are the operator's and stay as they are.
 func restrictedRequire(L *lua.LState, extra []string) *lua.LFunction {
 	allowed := make(map[string]bool, len(defaultRequires)+len(extra)+16)
 	for _, m := range defaultRequires {
 		allowed[m] = true
+	}
+	builtin := make(map[string]bool, len(allowed)+16)
+	for _, m := range defaultRequires {
+		builtin[m] = true
 	}
 	for _, m := range extra {
 		if m = strings.TrimSpace(m); m != "" {
@@ -145,12 +210,17 @@ func restrictedRequire(L *lua.LState, extra []string) *lua.LFunction {
 				t.ForEach(func(k, _ lua.LValue) {
 					if s, ok := k.(lua.LString); ok && !stdModules[string(s)] {
 						allowed[string(s)] = true
+						builtin[string(s)] = true
 					}
 				})
 			}
 		}
 	}
+	for _, m := range extra {
+		delete(builtin, strings.TrimSpace(m))
+	}
 	realRequire := L.G.Global.RawGetString("require")
+	proxies := map[*lua.LTable]*lua.LTable{} // shared by all modules: one proxy per table
 	return L.NewFunction(func(L *lua.LState) int {
 		mod := L.CheckString(1)
 		if !allowed[mod] {
@@ -164,6 +234,9 @@ func restrictedRequire(L *lua.LState, extra []string) *lua.LFunction {
 		L.Push(fn)
 		L.Push(lua.LString(mod))
 		L.Call(1, lua.MultRet)
+		if t, ok := L.Get(top + 1).(*lua.LTable); ok && builtin[mod] && L.GetTop() > top {
+			L.Replace(top+1, protectTree(L, t, mod, proxies))
+		}
 		return L.GetTop() - top
 	})
 }

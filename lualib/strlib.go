@@ -26,8 +26,8 @@ type strlib struct {
 }
 
 // openStrLib installs the replacements in the real string and table
-// libraries of L (and so in the string metatable, which is the string
-// library itself). Sandboxes copy from these tables afterwards.
+// libraries of L (string methods look them up there too). Sandboxes copy
+// from these tables afterwards.
 func openStrLib(L *lua.LState, max int) {
 	s := &strlib{max: max}
 	str, ok := L.G.Global.RawGetString(lua.StringLibName).(*lua.LTable)
@@ -48,6 +48,14 @@ func openStrLib(L *lua.LState, max int) {
 	if tbl, ok := L.G.Global.RawGetString(lua.TabLibName).(*lua.LTable); ok {
 		tbl.RawSetString("concat", L.NewFunction(s.tabConcat))
 	}
+	// gopher-lua makes the string library its own metatable (string.__index
+	// = string), so ("").__index handed sandboxed code the real library to
+	// modify for every later chunk and request of the state. Strings get a
+	// metatable of their own instead, and the library loses its __index.
+	mt := L.CreateTable(0, 1)
+	mt.RawSetString("__index", str)
+	str.RawSetString("__index", lua.LNil)
+	L.SetMetatable(lua.LString(""), mt)
 }
 
 // maxStringSize is the bound of the state's builtins (0 in states that

@@ -198,6 +198,8 @@ func TestStringMethodsUseReplacements(t *testing.T) {
 		{`("a,b"):gsub(",", ";")`, "string:a;b number:1"},
 		{`("x"):rep(101)`, "error: <string>:1: string length overflow (limit 100 bytes)"},
 		{`string.rep == ("").rep and string.gfind == string.gmatch`, "boolean:true"},
+		{`("").__index`, "nil:nil"},
+		{`getmetatable("").__index == string and string.__index == nil`, "boolean:true"},
 	} {
 		if got := evalLua(L, tt.expr); got != tt.want {
 			t.Errorf("%s = %s, want %s", tt.expr, got, tt.want)
