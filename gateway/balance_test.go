@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -349,5 +350,49 @@ func TestSetTargetUpstreamName(t *testing.T) {
 	}
 	if be[0].hits.Load() != 5 || be[1].hits.Load() != 5 {
 		t.Errorf("hits = %d, %d; want 5 and 5 over the upstream", be[0].hits.Load(), be[1].hits.Load())
+	}
+}
+
+// 100 reloads that each add two upstreams with active checks and DNS-named
+// targets and drop the previous ones leave no goroutine behind.
+func TestUpstreamReloadsNoGoroutineLeak(t *testing.T) {
+	be := echoBackends(t, 1)
+	_, port, _ := net.SplitHostPort(be[0].addr)
+	g, err := New(testSettings(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	applyYAML(t, g, `_format_version: "3.0"`)
+	time.Sleep(50 * time.Millisecond)
+	base := runtime.NumGoroutine()
+	for i := range 100 {
+		var b strings.Builder
+		b.WriteString("_format_version: \"3.0\"\nupstreams:\n")
+		for j := range 2 {
+			fmt.Fprintf(&b, `- name: up-%d-%d
+  healthchecks:
+    active:
+      healthy: {interval: 0.02}
+      unhealthy: {interval: 0.02, tcp_failures: 1}
+  targets:
+  - target: %s
+  - target: localhost:%s
+`, i, j, be[0].addr, port)
+		}
+		applyYAML(t, g, b.String())
+	}
+	if n := len(g.rt.balancers.Names()); n != 2 {
+		t.Errorf("%d upstreams with balancers, want the last config's 2", n)
+	}
+	applyYAML(t, g, `_format_version: "3.0"`)
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > base+2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("goroutines: %d after 100 reloads, %d before", runtime.NumGoroutine(), base)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := len(g.rt.balancers.Names()); n != 0 {
+		t.Errorf("%d balancers left after the upstreams were removed", n)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"sort"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -37,7 +36,6 @@ func (a *Address) Healthy() bool { return a.st.healthy() }
 type target struct {
 	spec   TargetSpec
 	isName bool
-	srv    bool
 	addrs  []*Address
 	dns    string // how the addresses were found: A, AAAA, SRV, hosts, IP, or the error
 	dnsErr bool
@@ -64,7 +62,6 @@ type Balancer struct {
 
 	ring    atomic.Pointer[ring]
 	next    atomic.Uint32 // round-robin pointer / tie breaker
-	mu      sync.Mutex    // DNS updates
 	cancel  context.CancelFunc
 	done    chan struct{} // closed when the DNS goroutine ends (nil: none)
 	created time.Time
@@ -147,7 +144,10 @@ func (b *Balancer) Pick(in Input, h *Handle) (*Address, error) {
 		return nil, ErrNoPeer
 	}
 	a.st.active.Add(1)
-	h.last, h.counted, h.start = a, a, time.Now()
+	h.last, h.counted = a, a
+	if b.spec.Algorithm == Latency { // only latency needs the response time
+		h.start = time.Now()
+	}
 	return a, nil
 }
 
@@ -270,7 +270,7 @@ func (h *Handle) release(observe bool) {
 	}
 	h.counted = nil
 	a.st.active.Add(-1)
-	if observe {
+	if observe && !h.start.IsZero() {
 		now := time.Now()
 		a.st.observe(now.Sub(h.start), now)
 	}
