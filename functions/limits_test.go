@@ -179,3 +179,52 @@ func TestConcurrentRequests(t *testing.T) {
 		t.Errorf("idle states = %d, want <= 4 (MaxIdleStates)", n)
 	}
 }
+
+// The heap check, with a scripted heap: growth past MaxCallMemory that a
+// collection does not free stops the call; growth that is only garbage does
+// not (the time limit stops that loop instead); a fall of the heap lowers
+// the base.
+func TestWatchdogHeapCheck(t *testing.T) {
+	const mib = 1 << 20
+	tests := []struct {
+		name    string
+		heap    []uint64 // successive readings (the last one repeats)
+		limit   bool
+		timeout bool
+		want    string
+	}{
+		{"growth kept after a collection", []uint64{100 * mib, 110 * mib, 130 * mib, 130 * mib}, true, false,
+			"Lua call stopped: the heap grew by 30 MiB during the call (limit 16 MiB)"},
+		{"garbage only", []uint64{100 * mib, 130 * mib, 101 * mib, 101 * mib}, false, true,
+			"lua_max_execution_time of 300ms exceeded"},
+		{"base follows the heap down", []uint64{200 * mib, 50 * mib, 60 * mib, 70 * mib, 70 * mib}, true, false,
+			"Lua call stopped: the heap grew by 20 MiB during the call (limit 16 MiB)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPlugin(t, PreFunction, "p", access("while true do end"))
+			set := testSet(t, Settings{MaxExecutionTime: 300 * time.Millisecond, MaxCallMemory: 16 * mib}, newFakeVM(), p)
+			st := set.idle[0]
+			var mu sync.Mutex
+			i := 0
+			st.wd.readHeap = func() uint64 {
+				mu.Lock()
+				defer mu.Unlock()
+				v := tt.heap[min(i, len(tt.heap)-1)]
+				i++
+				return v
+			}
+			err := request(t, set.Handler(p), lualib.PhaseAccess, newEx())
+			var re *RuntimeError
+			if !errors.As(err, &re) {
+				t.Fatalf("error = %v", err)
+			}
+			if re.Limit != tt.limit || re.Timeout != tt.timeout || !strings.HasSuffix(re.Message, tt.want) {
+				t.Errorf("Limit %v, Timeout %v, message %q; want %v, %v, %q", re.Limit, re.Timeout, re.Message, tt.limit, tt.timeout, tt.want)
+			}
+			if n := set.idleStates(); n != 0 {
+				t.Errorf("the stopped state went back to the pool")
+			}
+		})
+	}
+}

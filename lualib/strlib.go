@@ -48,6 +48,18 @@ func openStrLib(L *lua.LState, max int) {
 	if tbl, ok := L.G.Global.RawGetString(lua.TabLibName).(*lua.LTable); ok {
 		tbl.RawSetString("concat", L.NewFunction(s.tabConcat))
 	}
+	if os, ok := L.G.Global.RawGetString(lua.OsLibName).(*lua.LTable); ok {
+		if f, ok := os.RawGetString("date").(*lua.LFunction); ok && f.IsG && max > 0 {
+			date := f.GFunction
+			// each two-byte directive writes at most 19 bytes ("%c")
+			os.RawSetString("date", L.NewFunction(func(L *lua.LState) int {
+				if f, ok := L.Get(1).(lua.LString); ok && len(f) > s.max/10 {
+					s.overflow(L)
+				}
+				return date(L)
+			}))
+		}
+	}
 	// gopher-lua makes the string library its own metatable (string.__index
 	// = string), so ("").__index handed sandboxed code the real library to
 	// modify for every later chunk and request of the state. Strings get a

@@ -227,6 +227,8 @@ func TestStringSizeLimits(t *testing.T) {
 		{"gsub %0 growth", `(string.gsub(string.rep("a", 1000), "a", string.rep("%0", 2000)))`, over},
 		{"gsub function growth", `(string.gsub(string.rep("a", 1000), "a", function() return string.rep("c", 2000) end))`, over},
 		{"gsub fine", `string.gsub("hello", "l", "L")`, "string:heLLo number:2"},
+		{"os.date", `os.date(string.rep("%c", 60000))`, over},
+		{"os.date fine", `#os.date("!%Y-%m-%d", 0)`, "number:10"},
 		{"cjson.encode", `require("cjson").encode((function() local s = string.rep("x", 600000) return {s, s} end)())`,
 			"Cannot serialise: string length overflow"},
 		{"cjson.encode repeated table", `require("cjson").encode((function()
@@ -329,4 +331,35 @@ func FuzzPatternEquivalence(f *testing.F) {
 			}
 		}
 	})
+}
+
+// BenchmarkPatternMatch compares gopher-lua's string.match (pattern
+// compiled on every call) with the cached one, on the bearer check's
+// pattern.
+func BenchmarkPatternMatch(b *testing.B) {
+	for _, v := range []struct {
+		name string
+		L    *lua.LState
+	}{{"gopher-lua", origState(b)}, {"cached", newTestState(b, StateOptions{})}} {
+		b.Run(v.name, func(b *testing.B) {
+			fn, err := v.L.LoadString(`local auth = ... return function() return auth:match("^Bearer%s+(.+)$") end`)
+			if err != nil {
+				b.Fatal(err)
+			}
+			v.L.Push(fn)
+			v.L.Push(lua.LString("Bearer secret-token-123"))
+			v.L.Call(1, 1)
+			f := v.L.Get(-1)
+			v.L.Pop(1)
+			b.ReportAllocs()
+			for b.Loop() {
+				v.L.Push(f)
+				v.L.Call(0, 1)
+				if v.L.Get(-1).String() != "secret-token-123" {
+					b.Fatal(v.L.Get(-1))
+				}
+				v.L.Pop(1)
+			}
+		})
+	}
 }
