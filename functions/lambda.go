@@ -62,6 +62,12 @@ type UpstreamLatencyRecorder interface {
 	SetUpstreamLatency(d time.Duration)
 }
 
+// LambdaObserver is implemented by an Exchange that records each Invoke
+// (the gateway's metrics: luagate_lambda_invocation_*).
+type LambdaObserver interface {
+	ObserveLambda(function string, d time.Duration, err error)
+}
+
 // lambdaRuntime is what every aws-lambda instance of a kind shares, across
 // snapshots: the settings and the client cache.
 type lambdaRuntime struct {
@@ -169,8 +175,12 @@ func (l *Lambda) Access(ctx context.Context, ex lualib.Exchange) error {
 	ictx, cancel := context.WithTimeout(ctx, c.Timeout)
 	out, err := client.Invoke(ictx, in)
 	cancel()
+	took := time.Since(start)
 	if rec, ok := ex.(UpstreamLatencyRecorder); ok {
-		rec.SetUpstreamLatency(time.Since(start))
+		rec.SetUpstreamLatency(took)
+	}
+	if o, ok := ex.(LambdaObserver); ok {
+		o.ObserveLambda(c.FunctionName, took, err)
 	}
 	if err != nil {
 		var ne net.Error

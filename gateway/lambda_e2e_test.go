@@ -148,4 +148,13 @@ routes:
 	if r.status != 500 || !strings.Contains(r.body, "An unexpected error occurred") {
 		t.Errorf("unknown function: %d %s", r.status, r.body)
 	}
+
+	// Each Invoke is measured; its wait counts as upstream latency.
+	m := scrapeMetrics(t, tg.client, tg.status)
+	if n := m.value(t, "luagate_lambda_invocation_duration_seconds", map[string]string{"function": "orders-fn", "result": "ok"}); n != 1 {
+		t.Errorf("orders-fn invocations observed: %v, want 1", n)
+	}
+	if n := m.value(t, "luagate_lambda_invocation_errors_total", map[string]string{"function": "no-such-fn"}); n != 1 {
+		t.Errorf("no-such-fn errors: %v, want 1", n)
+	}
 }

@@ -99,6 +99,10 @@ func (r *request) MetricsSample(bandwidth bool) (s gm.Sample) {
 	if r.upStart.IsZero() {
 		s.KongLatency = s.RequestLatency
 		s.UpstreamLatency = -1
+		if r.waiting > 0 { // aws-lambda: the Invoke wait is the upstream's
+			s.KongLatency = msFloat(total - r.waiting)
+			s.UpstreamLatency = msFloat(r.waiting)
+		}
 	} else {
 		s.KongLatency = msFloat(r.upStart.Sub(r.start))
 		end := r.upHeaders

@@ -468,7 +468,7 @@ func (r *request) writeExit() {
 		resp.Header.Set(hdrServer, serverToken)
 	}
 	if f.respLatency {
-		resp.Header.Set(hdrResponseLatency, strconv.FormatInt(time.Since(r.start).Milliseconds(), 10))
+		resp.Header.Set(hdrResponseLatency, strconv.FormatInt((time.Since(r.start)-r.waiting).Milliseconds(), 10))
 	}
 	if f.requestID {
 		resp.Header.Set(hdrRequestID, r.requestIDView())

@@ -105,7 +105,10 @@ type request struct {
 
 	// Timing.
 	upStart, upHeaders, upEnd time.Time
-	streamed                  int64 // body bytes streamed to the client (observe.go)
+	// waiting is time a plugin spent on its own upstream (aws-lambda's
+	// Invoke): Kong's KONG_WAITING_TIME, counted as upstream latency.
+	waiting  time.Duration
+	streamed int64 // body bytes streamed to the client (observe.go)
 
 	headLength    int  // Content-Length of the upstream answer to a HEAD request
 	kongGenerated bool // the answer is Kong's own (404, 503, errors...)
@@ -551,6 +554,10 @@ func (r *request) Latencies() (kong, proxy, req int64) {
 	now := time.Now()
 	total := now.Sub(r.start).Milliseconds()
 	if r.upStart.IsZero() {
+		if r.waiting > 0 {
+			w := r.waiting.Milliseconds()
+			return total - w, w, total
+		}
 		return total, -1, total
 	}
 	kong = r.upStart.Sub(r.start).Milliseconds()
@@ -560,6 +567,19 @@ func (r *request) Latencies() (kong, proxy, req int64) {
 	}
 	proxy = end.Sub(r.upStart).Milliseconds()
 	return kong, proxy, total
+}
+
+// SetUpstreamLatency implements functions.UpstreamLatencyRecorder: the
+// time aws-lambda waited on Invoke counts as upstream latency, not Kong's.
+func (r *request) SetUpstreamLatency(d time.Duration) { r.waiting += d }
+
+// MatchedRoutePath implements functions.MatchedRoutePath (the API Gateway
+// event's resource): the route path that matched, as written in kong.yml.
+func (r *request) MatchedRoutePath() (string, bool) {
+	if r.match.Route == nil || !r.match.MatchedPath {
+		return "", false
+	}
+	return r.match.RoutePath, r.match.RoutePath != ""
 }
 
 var _ lualib.Exchange = (*request)(nil)

@@ -93,6 +93,7 @@ func (r *Router) try(rank int32, ri *reqInfo, m *Match) bool {
 	m.MatchedPath = true
 	m.Strip = mt.strip
 	p := &mt.paths[pi]
+	m.RoutePath = p.raw
 	text := p.prefix
 	if p.re != nil && (mt.strip || p.re.NumSubexp() > 0) {
 		text = fillCaptures(p, ri.req.Path, m)

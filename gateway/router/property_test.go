@@ -238,3 +238,27 @@ func TestCapturesSurviveReuse(t *testing.T) {
 		t.Errorf("a failed match left data in m: %+v", m)
 	}
 }
+
+// TestRoutePath: the route path that matched, as written (aws-lambda's
+// API Gateway resource), for prefix and regex paths of a split route.
+func TestRoutePath(t *testing.T) {
+	rt, err := New([]*declarative.Route{R("a", 1, paths("/orders", `~/items/\d+$`, "/orders/archive")), R("h", 1, hosts("only.host"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ host, path, want string }{
+		{"h", "/orders/1", "/orders"},
+		{"h", "/orders/archive/2", "/orders/archive"},
+		{"h", "/items/42", `~/items/\d+$`},
+		{"only.host", "/anything", ""},
+	} {
+		var m Match
+		q := get(tt.host, tt.path)
+		if !rt.Match(&q, &m) {
+			t.Fatalf("%s%s: no match", tt.host, tt.path)
+		}
+		if m.RoutePath != tt.want || m.MatchedPath != (tt.want != "") {
+			t.Errorf("%s%s: RoutePath %q (matched path %v), want %q", tt.host, tt.path, m.RoutePath, m.MatchedPath, tt.want)
+		}
+	}
+}

@@ -46,6 +46,9 @@ type Match struct {
 	Strip bool
 	// MatchedPath is true when the route matched on one of its paths.
 	MatchedPath bool
+	// RoutePath is the route path that matched, as written in the route
+	// (Kong's router_matches.uri); "" when MatchedPath is false.
+	RoutePath string
 	// Captures holds the regex captures when the matched path is a regex with
 	// at least one group: index 0 is the whole match, then each group in
 	// order ("" for a group that did not participate). nil otherwise.
@@ -108,6 +111,7 @@ func (h *hostPred) match(host string, port int) bool {
 }
 
 type pathPred struct {
+	raw    string         // the path as written in the route ("~/..." for a regex)
 	prefix string         // prefix path (re == nil)
 	re     *regexp.Regexp // anchored regex ("^" + pattern)
 	lit    string         // prefix path: the index key
@@ -548,9 +552,10 @@ func compileRoute(rt *declarative.Route, order int) ([]matcher, error) {
 				if err != nil {
 					return nil, fmt.Errorf("%s: paths: invalid regex %q: %w", name, p, err)
 				}
+				pp.raw = p
 				m.paths = append(m.paths, pp)
 			} else {
-				m.paths = append(m.paths, pathPred{prefix: p, lit: p})
+				m.paths = append(m.paths, pathPred{raw: p, prefix: p, lit: p})
 			}
 		}
 		m.prio = priority(len(rt.Methods), len(rt.Hosts), len(base.headers), len(rt.SNIs), len(g.paths), plainHostOnly, g.regex, rt.RegexPriority, g.length)
