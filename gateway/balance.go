@@ -241,12 +241,12 @@ func (b adminBackend) BalancerHealth(upstream string) (map[string]any, bool) {
 }
 
 // SetTargetHealth implements admin.BalancerBackend.
-func (b adminBackend) SetTargetHealth(upstream, target string, healthy bool) error {
+func (b adminBackend) SetTargetHealth(upstream, target, address string, healthy bool) error {
 	bal := b.g.rt.balancers.Current(upstream)
 	if bal == nil {
 		return errors.New("upstream '" + upstream + "' has no balancer")
 	}
-	return bal.SetTargetHealth(target, healthy)
+	return bal.SetAddressHealth(target, address, healthy)
 }
 
 // NodeID implements admin.BalancerBackend.

@@ -396,3 +396,32 @@ func TestUpstreamReloadsNoGoroutineLeak(t *testing.T) {
 		t.Errorf("%d balancers left after the upstreams were removed", n)
 	}
 }
+
+func TestUpstreamAdminAddressHealth(t *testing.T) {
+	be := echoBackends(t, 2)
+	tg := startYAML(t, upstreamYAML(`  healthchecks:
+    passive:
+      unhealthy:
+        timeouts: 3`, []string{be[0].addr, be[1].addr}, nil))
+	a := be[1].addr
+	for _, tt := range []struct {
+		path string
+		code int
+		want string
+	}{
+		{"/upstreams/up.test/targets/" + a + "/" + a + "/unhealthy", 204, "UNHEALTHY"},
+		{"/upstreams/up.test/targets/" + a + "/" + a + "/healthy", 204, "HEALTHY"},
+		{"/upstreams/up.test/targets/" + a + "/10.1.1.1:80/unhealthy", 400, "HEALTHY"},
+		{"/upstreams/up.test/targets/" + a + "/unhealthy", 204, "UNHEALTHY"},
+	} {
+		if code, body := tg.adminCall(t, "POST", tt.path); code != tt.code {
+			t.Errorf("POST %s = %d %v, want %d", tt.path, code, body, tt.code)
+		}
+		if h := healthByTarget(t, tg, "up.test")[a]; h != tt.want {
+			t.Errorf("after POST %s: %s, want %s", tt.path, h, tt.want)
+		}
+	}
+	if code, _ := tg.adminCall(t, "GET", "/upstreams/up.test/targets/"+a+"/unhealthy"); code != 405 {
+		t.Errorf("GET on a POST endpoint: %d, want 405", code)
+	}
+}

@@ -20,8 +20,9 @@ type BalancerBackend interface {
 	TargetsHealth(upstream string) (map[string]TargetHealth, bool)
 	// BalancerHealth is the ?balancer_health=1 document.
 	BalancerHealth(upstream string) (map[string]any, bool)
-	// SetTargetHealth marks a target healthy or unhealthy (in memory).
-	SetTargetHealth(upstream, target string, healthy bool) error
+	// SetTargetHealth marks a target's addresses (all of them when address
+	// is "") healthy or unhealthy, in memory.
+	SetTargetHealth(upstream, target, address string, healthy bool) error
 	NodeID() string
 }
 
@@ -31,6 +32,7 @@ type BalancerBackend interface {
 //	GET  /upstreams/{u}/targets/all
 //	POST /upstreams/{u}/targets/{t}/healthy
 //	POST /upstreams/{u}/targets/{t}/unhealthy
+//	POST /upstreams/{u}/targets/{t}/{address}/healthy|unhealthy
 //
 // handled is false for every other path.
 func (h *Handler) balancerRoutes(r *http.Request, segs []string) (status int, body any, handled bool, err error) {
@@ -39,7 +41,8 @@ func (h *Handler) balancerRoutes(r *http.Request, segs []string) (status int, bo
 	}
 	isHealth := len(segs) == 3 && segs[2] == "health"
 	isAll := len(segs) == 4 && segs[2] == "targets" && segs[3] == "all"
-	isPost := len(segs) == 5 && segs[2] == "targets" && (segs[4] == "healthy" || segs[4] == "unhealthy")
+	last := segs[len(segs)-1]
+	isPost := (len(segs) == 5 || len(segs) == 6) && segs[2] == "targets" && (last == "healthy" || last == "unhealthy")
 	if !isHealth && !isAll && !isPost {
 		return 0, nil, false, nil
 	}
@@ -114,7 +117,11 @@ func (h *Handler) balancerRoutes(r *http.Request, segs []string) (status int, bo
 	if !ok {
 		return 0, nil, true, errNotFound
 	}
-	if err := bb.SetTargetHealth(name, tgt.key, segs[4] == "healthy"); err != nil {
+	address := ""
+	if len(segs) == 6 {
+		address = segs[4]
+	}
+	if err := bb.SetTargetHealth(name, tgt.key, address, last == "healthy"); err != nil {
 		return 0, nil, true, errMsg(400, err.Error())
 	}
 	return 204, nil, true, nil

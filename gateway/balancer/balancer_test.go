@@ -603,3 +603,24 @@ func TestHealthConfigParse(t *testing.T) {
 		t.Errorf("passive unhealthy statuses default = %v", s.Health.Passive.Unhealthy.HTTPStatuses)
 	}
 }
+
+func TestChangedUpstreamReusesDNSAnswers(t *testing.T) {
+	res := &fakeResolver{ttl: time.Hour, hosts: map[string][]string{"svc.test": {"10.0.1.1", "10.0.1.2"}}}
+	r := newReg(t, res)
+	u1, ts1 := upstream("re", nil, "svc.test:80")
+	b1 := acquire(t, r, u1, ts1)
+	u2, ts2 := upstream("re", nil, "svc.test:80", "10.0.0.9:80")
+	b2 := acquire(t, r, u2, ts2)
+	if b1 == b2 {
+		t.Fatal("changed upstream kept its balancer")
+	}
+	res.mu.Lock()
+	calls := res.calls
+	res.mu.Unlock()
+	if calls != 1 {
+		t.Errorf("%d lookups, want 1 (the reload reuses the unexpired answer)", calls)
+	}
+	if n := len(b2.ring.Load().addrs); n != 3 {
+		t.Errorf("new balancer has %d addresses, want 3", n)
+	}
+}

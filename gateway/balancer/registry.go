@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,6 +101,7 @@ func (r *Registry) AcquireSpec(spec *Spec) (*Balancer, error) {
 		}
 	}
 	if len(names) > 0 {
+		names = r.reuseAnswers(spec, names)
 		var wg sync.WaitGroup
 		for _, t := range names {
 			wg.Go(func() { r.resolve(context.Background(), spec, t) })
@@ -303,6 +305,39 @@ func (r *Registry) logChange(up string, a *Address, by string) {
 }
 
 // ---- DNS
+
+// reuseAnswers gives name targets the unexpired answers the upstream's
+// current balancer already has (a reload that changes an upstream does not
+// wait for DNS again); it returns the targets still to resolve.
+func (r *Registry) reuseAnswers(spec *Spec, names []*target) []*target {
+	prev := r.Current(spec.Name)
+	if prev == nil || prev.spec.UseSRVName != spec.UseSRVName {
+		return names
+	}
+	old := map[string]*target{}
+	for _, t := range prev.ring.Load().targets {
+		if t.isName && !t.dnsErr && len(t.addrs) > 0 && time.Now().Before(t.expiry) {
+			old[t.spec.Target] = t
+		}
+	}
+	var rest []*target
+	for _, t := range names {
+		pt := old[t.spec.Target]
+		if pt == nil {
+			rest = append(rest, t)
+			continue
+		}
+		for _, a := range pt.addrs {
+			w := t.spec.Weight
+			if strings.HasPrefix(t.spec.Host, "_") {
+				w = a.Weight // SRV weights
+			}
+			t.addrs = append(t.addrs, newAddress(spec.Name, &t.spec, a.IP, a.Port, w, a.Host))
+		}
+		t.dns, t.expiry = pt.dns, pt.expiry
+	}
+	return rest
+}
 
 // resolve fills t.addrs (with their states unbound) from DNS.
 func (r *Registry) resolve(ctx context.Context, spec *Spec, t *target) {

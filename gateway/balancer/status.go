@@ -103,6 +103,12 @@ func (b *Balancer) BalancerHealth() map[string]any {
 // /upstreams/{u}/targets/{t}/healthy|unhealthy does. Counters restart; the
 // active checks go on from the new state.
 func (b *Balancer) SetTargetHealth(tgt string, healthy bool) error {
+	return b.SetAddressHealth(tgt, "", healthy)
+}
+
+// SetAddressHealth marks one address ("ip:port") of a target, or all of
+// them when addr is "" (POST /upstreams/{u}/targets/{t}/{address}/healthy).
+func (b *Balancer) SetAddressHealth(tgt, addr string, healthy bool) error {
 	if !b.spec.Health.Enabled() {
 		return fmt.Errorf("no healthchecker found for upstream '%s' (healthchecks are off)", b.spec.Name)
 	}
@@ -112,14 +118,21 @@ func (b *Balancer) SetTargetHealth(tgt string, healthy bool) error {
 		if t.spec.Target != tgt {
 			continue
 		}
-		found = true
+		found = addr == ""
 		for _, a := range t.addrs {
+			if addr != "" && a.Addr != addr {
+				continue
+			}
+			found = true
 			was := a.st.healthy()
 			a.st.set(healthy)
 			if was != healthy {
 				b.reg.logChange(b.spec.Name, a, "admin")
 			}
 		}
+	}
+	if !found && addr != "" {
+		return fmt.Errorf("address '%s' not found for target '%s' in upstream '%s'", addr, tgt, b.spec.Name)
 	}
 	if !found {
 		return fmt.Errorf("target '%s' not found in upstream '%s'", tgt, b.spec.Name)
