@@ -9,6 +9,7 @@ package deploy
 import (
 	"bufio"
 	"bytes"
+	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -469,19 +470,33 @@ func TestHelmChartValues(t *testing.T) {
 	}
 }
 
-// TestShippedConfigIsValid writes the ConfigMap's files to a folder as the
+// TestShippedConfigIsValid builds the static binary the image ships, writes
+// the ConfigMap's files to a folder as the
 // kubelet mounts them and runs `luagate config parse` and `luagate lint`
 // on them (the gateway module's CLI, built from ..).
 func TestShippedConfigIsValid(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds luagate")
 	}
+	// Built as the Dockerfile builds it: the binary must be static (the
+	// runtime image has no libc).
 	bin := filepath.Join(t.TempDir(), "luagate")
-	build := exec.Command("go", "build", "-o", bin, "./cmd/luagate")
+	build := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "./cmd/luagate")
 	build.Dir = ".."
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building luagate: %v\n%s", err, out)
 	}
+	f, err := elf.Open(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("the binary is dynamically linked (program header %v)", p.Type)
+		}
+	}
+	f.Close()
 	objs := plainManifests(t, "kubernetes")
 	c := loadChart(t)
 	rendered, _ := render(t, c, "luagate", nil)
