@@ -232,16 +232,30 @@ func (r *request) nextTarget(attempt int) (*target, error) {
 
 // withTimeouts applies kong.service.set_timeouts to a target.
 func (r *request) withTimeouts(t *target) *target {
-	if r.timeoutsSet {
-		k := t.key
-		k.connect, k.write, k.read = r.connectTO, r.writeTO, r.readTO
-		r.releaseDynTarget()
-		r.dynKey, r.dynKeySet = k, true
-		dt := *t
-		dt.key, dt.hc = k, r.rt.pool.acquire(k)
-		return &dt
+	wantTLS := t.key.tls
+	if r.upScheme != "" { // kong.service.request.set_scheme
+		wantTLS = r.upScheme == "https"
 	}
-	return t
+	if !r.timeoutsSet && wantTLS == t.key.tls {
+		return t
+	}
+	k := t.key
+	if r.timeoutsSet {
+		k.connect, k.write, k.read = r.connectTO, r.writeTO, r.readTO
+	}
+	k.tls = wantTLS
+	r.releaseDynTarget()
+	r.dynKey, r.dynKeySet = k, true
+	dt := *t
+	dt.key, dt.hc = k, r.rt.pool.acquire(k)
+	if wantTLS != t.key.tls {
+		scheme := "http"
+		if wantTLS {
+			scheme = "https"
+		}
+		dt.hostHeader = hostHeaderFor(dt.host, dt.port, scheme)
+	}
+	return &dt
 }
 
 // setUpstreamHost sets the Host header for a target (spec 3.8).
