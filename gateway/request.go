@@ -166,9 +166,9 @@ func (r *request) RawPath() string          { return strings.Clone(r.rawPath) }
 func (r *request) Path() string             { return strings.Clone(r.path) }
 func (r *request) RawQuery() string         { return strings.Clone(r.rawQuery) }
 func (r *request) HasQuery() bool           { return r.hasQuery }
-func (r *request) ClientIP() string         { return r.remoteIP }
+func (r *request) ClientIP() string         { return strings.Clone(r.remoteIP) }
 func (r *request) ClientPort() int          { return r.remotePort }
-func (r *request) ForwardedIP() string      { return r.fwdIP }
+func (r *request) ForwardedIP() string      { return strings.Clone(r.fwdIP) }
 func (r *request) ForwardedPort() int       { return r.fwdPort }
 func (r *request) IsTrusted(ip string) bool { return r.rt.isTrusted(ip) }
 func (r *request) TLSServerName() string    { return "" }
@@ -185,7 +185,7 @@ func (r *request) RequestHeader(name string) (string, bool) {
 	v := r.ctx.Request.Header.Peek(canonicalDash(name))
 	if v == nil {
 		if strings.EqualFold(name, "host") {
-			return r.hostHdr, r.hostHdr != ""
+			return strings.Clone(r.hostHdr), r.hostHdr != ""
 		}
 		return "", false
 	}
