@@ -318,6 +318,11 @@ func (r *request) httpsRequired() {
 // access runs the access handlers of the route's chain (and switches to a
 // consumer's chain when a plugin authenticates one).
 func (r *request) access() bool {
+	if r.lease != nil && r.chain.lastLuaPhase() < phAccess {
+		// only global rewrite functions ran Lua: return the state now
+		// rather than hold it across the upstream call
+		r.releaseLease()
+	}
 	if r.chain.has(phAccess) {
 		if err := r.runPhase(phAccess); err != nil {
 			r.logPluginError(err)
@@ -393,11 +398,16 @@ func (r *request) runPhase(ph int) error {
 		}
 	}
 	if ph >= phAccess && r.lease != nil && ph >= r.chain.lastLuaPhase() {
-		r.lease.Release()
-		r.lease = nil
-		r.rt.metrics.LuaReleased()
+		r.releaseLease()
 	}
 	return nil
+}
+
+// releaseLease returns the request's Lua state to its pool.
+func (r *request) releaseLease() {
+	r.lease.Release()
+	r.lease = nil
+	r.rt.metrics.LuaReleased()
 }
 
 func (in *instance) allows(scheme string) bool {
@@ -565,9 +575,7 @@ func (r *request) end() {
 		}
 	}
 	if r.lease != nil {
-		r.lease.Release()
-		r.lease = nil
-		r.rt.metrics.LuaReleased()
+		r.releaseLease()
 	}
 	r.accessLog() // observe.go
 	r.releaseDynTarget()
