@@ -584,7 +584,7 @@ func (l *dryRunLog) Handle(_ context.Context, r slog.Record) error {
 	sort.SliceStable(attrs, func(i, j int) bool { return attrs[i].Key < attrs[j].Key })
 	for _, a := range attrs {
 		switch a.Key {
-		case "request_id", "component", "route_id", "service_id", "workspace", "traceback", "timeout":
+		case "request_id", "component", "route", "service", "route_id", "service_id", "workspace", "traceback", "timeout":
 			continue
 		}
 		fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)

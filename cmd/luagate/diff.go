@@ -80,6 +80,9 @@ func cmdConfigDiff(args []string, stdout, stderr io.Writer, getenv func(string) 
 	if err != nil {
 		return fail(stderr, "%v", err)
 	}
+	if changes == nil {
+		changes = []change{}
+	}
 	if *format == "json" {
 		writeJSON(stdout, map[string]any{
 			"equal":    len(changes) == 0,

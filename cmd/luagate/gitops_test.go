@@ -26,7 +26,9 @@ func normalize(s string) string {
 	return s
 }
 
-var latencyRE = regexp.MustCompile(`(X-Kong-(?:Response|Upstream|Proxy)-Latency"?,?:? ?"?)\d+`)
+// latencyRE matches latency headers in text ("Name: 3") and in JSON
+// (["Name",\n "3"]).
+var latencyRE = regexp.MustCompile(`(X-Kong-(?:Response|Upstream|Proxy)-Latency(?:: |",\s*"))\d+`)
 
 // TestGitOpsCommandsGolden runs every GitOps command on good and bad inputs
 // and compares exit code, stdout and stderr with testdata/cli/*.golden
@@ -49,6 +51,7 @@ func TestGitOpsCommandsGolden(t *testing.T) {
 		{"hash-usage", []string{"config", "hash"}, 1},
 
 		{"diff-equal", []string{"config", "diff", v1, v1}, 0},
+		{"diff-equal-json", []string{"config", "diff", v1, v1, "--format", "json"}, 0},
 		{"diff-changed", []string{"config", "diff", v1, v2}, 2},
 		{"diff-changed-json", []string{"config", "diff", v1, v2, "--format", "json"}, 2},
 		{"diff-reverse", []string{"config", "diff", v2, v1}, 2},
