@@ -316,3 +316,34 @@ func TestNativeRunners(t *testing.T) {
 		t.Errorf("order = %q, want \"pre lambda\"", got)
 	}
 }
+
+// A runner that panics (a bug, not a Lua error) is answered like a plugin
+// error in access and only logged in log; the node keeps serving.
+func TestRunnerPanics(t *testing.T) {
+	host, port, _ := startEcho(t)
+	b := newCfg()
+	svc := b.service("echo", host, port, "")
+	rt := b.route("r", svc, func(r *declarative.Route) { r.Paths = []string{"/p"} })
+	rLog := b.route("l", svc, func(r *declarative.Route) { r.Paths = []string{"/l"} })
+	runners := map[*declarative.Plugin]runner{
+		plugin(b, "pre-function", func(p *declarative.Plugin) { p.Route = rt }): &fakeRunner{phases: lualib.PhaseAccess, fn: func(lualib.Phase, lualib.Exchange) error {
+			var m map[string]int
+			m["boom"]++ // nil map write
+			return nil
+		}},
+		plugin(b, "pre-function", func(p *declarative.Plugin) { p.Route = rLog }): &fakeRunner{phases: lualib.PhaseLog, fn: func(lualib.Phase, lualib.Exchange) error {
+			panic("log boom")
+		}},
+	}
+	var closed atomic.Int32
+	tg := startGateway(t, b.cfg, testSettings(), fakeFactory(runners, &closed))
+	for i := 0; i < 3; i++ {
+		r := tg.do(t, "GET", "/p", nil, "")
+		if r.status != 500 || !strings.Contains(r.body, `"message":"An unexpected error occurred"`) {
+			t.Fatalf("access panic: %d %q", r.status, r.body)
+		}
+		if r := tg.do(t, "GET", "/l", nil, ""); r.status != 200 || r.echo == nil {
+			t.Fatalf("log panic: %d %q", r.status, r.body)
+		}
+	}
+}

@@ -2,9 +2,11 @@ package gateway
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +27,29 @@ func (g *Gateway) serveProxy(lst *listener, ctx *fasthttp.RequestCtx) {
 	r := requestPool.Get().(*request)
 	r.g, r.ctx, r.rt, r.lst = g, ctx, g.rt, lst
 	r.snap = g.acquire()
+	defer func() {
+		if p := recover(); p != nil {
+			g.recoverRequest(r, ctx, p)
+		}
+	}()
 	r.serve()
+}
+
+// recoverRequest answers a request whose handling panicked (a bug) with a
+// 500 and releases what it still holds; the request object is dropped, not
+// pooled, since its state is unknown.
+func (g *Gateway) recoverRequest(r *request, ctx *fasthttp.RequestCtx, p any) {
+	g.logger.Error("panic while serving a request", "request_id", string(r.id[:]), "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+	if !r.released {
+		r.released = true
+		r.snap.release()
+		r.rt.inflight.Add(-1)
+	}
+	ctx.Response.Reset()
+	ctx.Response.SetStatusCode(500)
+	ctx.Response.Header.Set(hdrContentType, kindContentType[kindPlain])
+	ctx.Response.SetBody(appendErrorBody(nil, kindPlain, msgUnexpected, string(r.id[:])))
+	ctx.Response.SetConnectionClose()
 }
 
 func (r *request) serve() {
@@ -374,13 +398,13 @@ func (r *request) runPhase(ph int) error {
 		var err error
 		if in.lua { // Lua durations and errors per route/plugin/phase (observe.go)
 			leased, t0 := r.lease != nil, time.Now()
-			err = in.run.Run(r.phase, r, &r.lease)
+			err = r.runPlugin(in)
 			r.metricsRoute().ObserveLua(in.name, phaseNames[ph], time.Since(t0), err != nil)
 			if !leased && r.lease != nil {
 				r.rt.metrics.LuaLeased()
 			}
 		} else {
-			err = in.run.Run(r.phase, r, &r.lease)
+			err = r.runPlugin(in)
 		}
 		if err != nil {
 			return &pluginError{plugin: in.name, phase: phaseNames[ph], err: err}
@@ -401,6 +425,18 @@ func (r *request) runPhase(ph int) error {
 		r.releaseLease()
 	}
 	return nil
+}
+
+// runPlugin runs one instance's handler for the current phase; a panic in
+// it (a bug in a runner, not a Lua error) becomes that plugin's error, so
+// it is answered or logged like one instead of killing the process.
+func (r *request) runPlugin(in *instance) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v\n%s", p, debug.Stack())
+		}
+	}()
+	return in.run.Run(r.phase, r, &r.lease)
 }
 
 // releaseLease returns the request's Lua state to its pool.
@@ -585,6 +621,7 @@ func (r *request) end() {
 		fasthttp.ReleaseResponse(r.upResp)
 		r.upResp = nil
 	}
+	r.released = true
 	r.snap.release()
 	r.rt.inflight.Add(-1)
 	r.reset()

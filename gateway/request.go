@@ -115,6 +115,7 @@ type request struct {
 	responseReady bool // ctx.Response holds the final status and headers
 	streaming     bool // the body streams from upstream (finish runs on Close)
 	finished      bool
+	released      bool // the snapshot reference was dropped (end)
 }
 
 type headerOp struct {
