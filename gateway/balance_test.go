@@ -425,3 +425,35 @@ func TestUpstreamAdminAddressHealth(t *testing.T) {
 		t.Errorf("GET on a POST endpoint: %d, want 405", code)
 	}
 }
+
+// kong_upstream_target_health through GET /metrics when a prometheus
+// instance enables upstream_health_metrics.
+func TestUpstreamTargetHealthMetric(t *testing.T) {
+	be := echoBackends(t, 1)
+	dead := deadAddr(t)
+	tg := startYAML(t, upstreamYAML(`  healthchecks:
+    passive:
+      unhealthy:
+        tcp_failures: 1`, []string{be[0].addr, dead}, nil)+`plugins:
+- name: prometheus
+  config:
+    upstream_health_metrics: true
+`)
+	for range 4 {
+		tg.do(t, "GET", "/x", nil, "")
+	}
+	res, err := http.Get("http://" + tg.status + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`kong_upstream_target_health{upstream="up.test",target="` + be[0].addr + `",address="` + be[0].addr + `",state="healthy",subsystem="http"} 1`,
+		`kong_upstream_target_health{upstream="up.test",target="` + dead + `",address="` + dead + `",state="unhealthy",subsystem="http"} 1`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
