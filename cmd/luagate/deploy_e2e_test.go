@@ -212,7 +212,7 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		mu.Lock()
 		received[r.Header.Get("X-Load-Id")] = true
 		mu.Unlock()
-		time.Sleep(300 * time.Millisecond)
+		time.Sleep(500 * time.Millisecond)
 		w.Write([]byte("ok"))
 	})}
 	go up.Serve(ln)
