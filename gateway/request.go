@@ -72,7 +72,6 @@ type request struct {
 	connectTO, writeTO    time.Duration
 	readTO                time.Duration
 	retries               int
-	rrStart               uint32
 	bh                    balancer.Handle // the upstream balancer's per-request state (balance.go)
 	retriesSet            bool
 	buffering             bool
