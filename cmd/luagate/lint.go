@@ -217,7 +217,7 @@ func (l *linter) luaNames() {
 					l.warn(place, "cannot read %s: %v", fn.File, err)
 					continue
 				}
-				src, file = b, fn.File
+				src, file = b, f // as a path from here, like the config's own
 			} else {
 				s, ok := rawEntry(p.RawConfig, fn.Field, fn.Index)
 				if !ok {

@@ -1,0 +1,3 @@
+-- A function file with a misspelt PDK name (luagate lint reports file:line).
+local ip = kong.client.get_forwarded_ip()
+kong.service.request.set_heder("X-Client", ip)
