@@ -120,3 +120,13 @@ func uuid4(r io.Reader) string {
 	u[8] = u[8]&0x3f | 0x80
 	return formatUUID(u)
 }
+
+// UUID5 returns the RFC 4122 version 5 UUID of name in the namespace given
+// as a UUID string (Kong's deterministic ids; the router's split-route ids).
+// It panics on a namespace that is not a UUID: namespaces are constants.
+func UUID5(namespace, name string) string {
+	return formatUUID(uuid5(mustParseUUID(namespace), name))
+}
+
+// NewUUID returns a random (version 4) UUID.
+func NewUUID() string { return uuid4(rand.Reader) }

@@ -1,9 +1,6 @@
 package balancer
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-)
+import "luagate/declarative"
 
 // hashBytes is FNV-1a (32 bit) with a final avalanche, so that nearby
 // strings ("10.0.0.1:80 1", "10.0.0.1:80 2") land far apart.
@@ -78,20 +75,4 @@ func hashValueOf(src HashSource, in Input) (string, bool) {
 	return "", false
 }
 
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var out [36]byte
-	hex.Encode(out[0:8], b[0:4])
-	out[8] = '-'
-	hex.Encode(out[9:13], b[4:6])
-	out[13] = '-'
-	hex.Encode(out[14:18], b[6:8])
-	out[18] = '-'
-	hex.Encode(out[19:23], b[8:10])
-	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
-}
+func newUUID() string { return declarative.NewUUID() }

@@ -1,8 +1,7 @@
 package router
 
 import (
-	"crypto/sha1"
-	"encoding/hex"
+	"luagate/declarative"
 	"strings"
 )
 
@@ -70,31 +69,9 @@ func priority(nMethods, nHosts, nHeaders, nSNIs, nPaths int, plainHostOnly, isRe
 // splitNamespace is the uuid5 namespace Kong uses for the ids of split routes.
 const splitNamespace = "7f145bf9-0dce-4f91-98eb-debbce4b9f6b"
 
-// uuid5 returns the RFC 4122 version-5 UUID of name in namespace ns (a UUID
-// string), lowercase.
-func uuid5(ns, name string) string {
-	nsBytes, err := hex.DecodeString(strings.ReplaceAll(ns, "-", ""))
-	if err != nil || len(nsBytes) != 16 {
-		panic("router: bad uuid namespace " + ns)
-	}
-	h := sha1.New()
-	h.Write(nsBytes)
-	h.Write([]byte(name))
-	sum := h.Sum(nil)[:16]
-	sum[6] = sum[6]&0x0f | 0x50
-	sum[8] = sum[8]&0x3f | 0x80
-	var b [36]byte
-	hex.Encode(b[0:8], sum[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], sum[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], sum[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], sum[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], sum[10:])
-	return string(b[:])
-}
+// uuid5 derives a split route's id (Kong's atc compat: uuid5 of the route
+// id and the group number).
+func uuid5(ns, name string) string { return declarative.UUID5(ns, name) }
 
 // pathGroup is one group of a route's paths after Kong's split: all regexes,
 // or all prefixes of one length. Groups are numbered by first appearance.
