@@ -130,10 +130,22 @@ const (
 
 var requestPool = sync.Pool{New: func() any { return &request{buf: make([]byte, 0, 512)} }}
 
+// maxPooledBuf is the largest buffer a pooled request keeps; a request
+// with huge headers does not make every later one hold that much.
+const maxPooledBuf = 64 << 10
+
 func (r *request) reset() {
 	buf := r.buf[:0]
+	if cap(buf) > maxPooledBuf {
+		buf = make([]byte, 0, 512)
+	}
 	scratch := r.scratch[:0]
+	if cap(scratch) > maxPooledBuf {
+		scratch = nil
+	}
+	clear(r.respOps) // drop references to header strings
 	ops := r.respOps[:0]
+	clear(r.match.Captures)
 	caps := r.match.Captures[:0]
 	*r = request{}
 	r.buf = buf
