@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 
 	"luagate/declarative"
 	"luagate/functions"
+	"luagate/gateway/balancer"
 	"luagate/gateway/router"
 	"luagate/lualib"
 )
@@ -141,6 +143,10 @@ func DryRun(cfg *declarative.Config, settings Settings, in DryRunRequest) (*DryR
 		return nil, err
 	}
 	rt.ids = &idGen{} // deterministic request ids: one request per run
+	// No DNS and no active health probes: upstream targets keep their names
+	// (the capture shows them), and the balancers see no active checks.
+	rt.balancers = balancer.NewRegistry(balancer.Options{Logger: rt.logger, Resolver: dryRunResolver{}})
+	cfg = withoutActiveChecks(cfg)
 
 	capture := newDryRunCapture(in)
 	defer capture.close()
@@ -228,6 +234,76 @@ func DryRun(cfg *declarative.Config, settings Settings, in DryRunRequest) (*DryR
 	}
 	res.Upstream = capture.result()
 	return res, nil
+}
+
+// dryRunResolver answers a name with itself (the dial hook receives
+// "name:port" and the capture reports it) and refuses SRV lookups.
+type dryRunResolver struct{}
+
+func (dryRunResolver) LookupIP(_ context.Context, host string) ([]string, time.Duration, error) {
+	return []string{host}, balancer.MaxTTL, nil
+}
+
+func (dryRunResolver) LookupSRV(_ context.Context, name string) ([]*net.SRV, time.Duration, error) {
+	return nil, 0, errDryRunNetwork("the SRV lookup of " + name)
+}
+
+// withoutActiveChecks returns cfg, or a copy whose upstreams have no
+// active health check intervals (a dry run must not probe targets). cfg
+// itself is never changed.
+func withoutActiveChecks(cfg *declarative.Config) *declarative.Config {
+	active := func(u *declarative.Upstream) map[string]any {
+		a, _ := u.Healthchecks["active"].(map[string]any)
+		return a
+	}
+	need := false
+	for _, u := range cfg.Upstreams {
+		if active(u) != nil {
+			need = true
+		}
+	}
+	if !need {
+		return cfg
+	}
+	c := *cfg
+	moved := make(map[*declarative.Upstream]*declarative.Upstream, len(cfg.Upstreams))
+	c.Upstreams = make([]*declarative.Upstream, len(cfg.Upstreams))
+	for i, u := range cfg.Upstreams {
+		cu := *u
+		if a := active(u); a != nil {
+			hc := make(map[string]any, len(u.Healthchecks))
+			for k, v := range u.Healthchecks {
+				hc[k] = v
+			}
+			ca := make(map[string]any, len(a))
+			for k, v := range a {
+				ca[k] = v
+			}
+			for _, side := range []string{"healthy", "unhealthy"} {
+				if m, ok := a[side].(map[string]any); ok {
+					cm := make(map[string]any, len(m))
+					for k, v := range m {
+						cm[k] = v
+					}
+					cm["interval"] = json.Number("0")
+					ca[side] = cm
+				}
+			}
+			hc["active"] = ca
+			cu.Healthchecks = hc
+		}
+		c.Upstreams[i] = &cu
+		moved[u] = &cu
+	}
+	c.Targets = make([]*declarative.Target, len(cfg.Targets))
+	for i, t := range cfg.Targets {
+		ct := *t
+		if nu, ok := moved[t.Upstream]; ok {
+			ct.Upstream = nu
+		}
+		c.Targets[i] = &ct
+	}
+	return &c
 }
 
 func hasHeader(hs [][2]string, name string) bool {

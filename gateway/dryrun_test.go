@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -63,6 +64,22 @@ services:
   routes:
   - name: tls
     paths: [/tls]
+- name: balanced
+  host: backend
+  routes:
+  - name: balanced
+    paths: [/balanced]
+upstreams:
+- name: backend
+  healthchecks:
+    active:
+      http_path: /health
+      healthy:
+        interval: 1
+      unhealthy:
+        interval: 1
+  targets:
+  - target: b1.dryrun.invalid:8080
 plugins:
 - name: post-function
   config:
@@ -190,6 +207,12 @@ func TestDryRun(t *testing.T) {
 					t.Errorf("Host = %q", v)
 				}
 			}},
+		{"upstream entity: no DNS, no probes", DryRunRequest{Target: "/balanced/x"},
+			func(t *testing.T, r *DryRunResult) {
+				if r.Upstream == nil || r.Upstream.Target != "b1.dryrun.invalid:8080" || r.Upstream.URL != "http://b1.dryrun.invalid:8080/x" {
+					t.Fatalf("upstream = %+v, response %+v, errors %q", r.Upstream, r.Response, r.Errors)
+				}
+			}},
 		{"no route", DryRunRequest{Target: "/nope", Headers: [][2]string{{"Accept", "application/json"}}},
 			func(t *testing.T, r *DryRunResult) {
 				if r.Route != nil || r.Upstream != nil || r.Response.Status != 404 || !strings.Contains(r.Response.Body, "no Route matched") {
@@ -207,6 +230,32 @@ func TestDryRun(t *testing.T) {
 			}
 			tt.check(t, r)
 		})
+	}
+}
+
+// TestDryRunLeavesTheConfigAlone: the copy without active checks is the
+// dry run's own.
+func TestDryRunLeavesTheConfigAlone(t *testing.T) {
+	cfg := loadDryRunConfig(t)
+	before := fmt.Sprint(cfg.Upstreams[0].Healthchecks)
+	c := withoutActiveChecks(cfg)
+	if c == cfg || c.Upstreams[0] == cfg.Upstreams[0] || c.Targets[0].Upstream != c.Upstreams[0] {
+		t.Fatal("withoutActiveChecks did not copy the upstreams and re-point the targets")
+	}
+	if after := fmt.Sprint(cfg.Upstreams[0].Healthchecks); after != before {
+		t.Errorf("the caller's healthchecks changed:\n%s\n%s", before, after)
+	}
+	act := c.Upstreams[0].Healthchecks["active"].(map[string]any)
+	for _, side := range []string{"healthy", "unhealthy"} {
+		if v := act[side].(map[string]any)["interval"]; fmt.Sprint(v) != "0" {
+			t.Errorf("%s interval %v in the copy", side, v)
+		}
+	}
+	if _, err := DryRun(cfg, DefaultSettings(), DryRunRequest{Target: "/balanced"}); err != nil {
+		t.Fatal(err)
+	}
+	if after := fmt.Sprint(cfg.Upstreams[0].Healthchecks); after != before {
+		t.Errorf("DryRun changed the caller's healthchecks")
 	}
 }
 
