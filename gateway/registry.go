@@ -17,8 +17,9 @@ type registry struct {
 
 // Registry returns the plugin kinds for these settings, for
 // declarative.Load: the Lua kinds (pre-function, serverless-functions,
-// post-function) from the functions package. aws-lambda and prometheus join
-// this list when their packages land.
+// post-function) and aws-lambda from the functions package, prometheus from
+// gateway/metrics. Kinds whose schema returns a runner in Plugin.Config
+// (aws-lambda, prometheus) are run by the chain like the Lua ones.
 func Registry(s Settings) declarative.Registry {
 	return newRegistry(functions.Kinds(functionsSettings(s, nil)), metrics.Kinds(), functions.LambdaKinds(lambdaSettings(s)))
 }

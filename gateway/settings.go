@@ -65,7 +65,10 @@ type Settings struct {
 	ClientBodyBufferSize int
 
 	UpstreamKeepaliveIdleTimeout time.Duration // upstream_keepalive_idle_timeout (60s)
-	UpstreamKeepalivePoolSize    int           // upstream_keepalive_pool_size (512)
+	// UpstreamKeepalivePoolSize is accepted (upstream_keepalive_pool_size,
+	// 512) but not enforced: fasthttp keeps idle connections until
+	// UpstreamKeepaliveIdleTimeout rather than capping their number.
+	UpstreamKeepalivePoolSize int
 
 	// LuaSharedDicts are extra ngx.shared zones (nginx_http_lua_shared_dict:
 	// "name size; name size"), added to Kong's own.
