@@ -355,6 +355,9 @@ func (in *DryRunRequest) fill(req *fasthttp.Request) error {
 		if h[0] == "" {
 			return fmt.Errorf("header %q has no name", h[0]+": "+h[1])
 		}
+		if strings.EqualFold(h[0], "Upgrade") {
+			return errors.New("upgrade requests (WebSocket) cannot be dry-run: they need the upstream's connection")
+		}
 		if strings.EqualFold(h[0], "Host") {
 			req.Header.SetHost(h[1])
 			continue
@@ -455,14 +458,16 @@ func (d *dryRunSet) Handler(p *declarative.Plugin) runner {
 	if p.Name == "aws-lambda" {
 		return &tracedRunner{name: p.Name, id: p.ID, tr: d.tr, inner: lambdaRefusal{}}
 	}
-	if d.set == nil {
-		return nil
+	if d.set != nil {
+		if h := d.set.Handler(p); h != nil {
+			return &tracedRunner{name: p.Name, id: p.ID, tr: d.tr, inner: h}
+		}
 	}
-	h := d.set.Handler(p)
-	if h == nil {
-		return nil
+	// Go-native kinds (prometheus ...): traced as well.
+	if nr, ok := p.Config.(runner); ok {
+		return &tracedRunner{name: p.Name, id: p.ID, tr: d.tr, inner: nr}
 	}
-	return &tracedRunner{name: p.Name, id: p.ID, tr: d.tr, inner: h}
+	return nil
 }
 
 func (d *dryRunSet) Close() {

@@ -59,6 +59,15 @@ services:
           local httpc = require("resty.http").new()
           local res, err = httpc:request_uri("http://127.0.0.1:1/")
           kong.response.exit(200, { err = err })
+  - name: lambda
+    paths: [/lambda]
+    plugins:
+    - name: aws-lambda
+      config:
+        function_name: greet
+        aws_region: us-east-1
+        aws_key: AKIDEXAMPLE
+        aws_secret: secret
 - name: tls
   url: https://secure.example:8443
   routes:
@@ -198,6 +207,13 @@ func TestDryRun(t *testing.T) {
 					t.Errorf("response %+v trace %+v", r.Response, r.Trace)
 				}
 			}},
+		{"aws-lambda is refused", DryRunRequest{Target: "/lambda"},
+			func(t *testing.T, r *DryRunResult) {
+				if r.Upstream != nil || r.Response.Status != 500 || len(r.Trace) == 0 || r.Trace[0].Plugin != "aws-lambda" ||
+					!strings.Contains(r.Trace[0].Error, "aws-lambda (it invokes a Lambda function over the network) is not available in a dry run") {
+					t.Errorf("response %+v trace %+v upstream %+v", r.Response, r.Trace, r.Upstream)
+				}
+			}},
 		{"https service", DryRunRequest{Target: "/tls/x"},
 			func(t *testing.T, r *DryRunResult) {
 				if r.Upstream == nil || r.Upstream.URL != "https://secure.example:8443/x" {
@@ -266,6 +282,7 @@ func TestDryRunBadInput(t *testing.T) {
 		{Method: "G ET", Target: "/"},
 		{Target: "/", Scheme: "ftp"},
 		{Target: "/", ClientIP: "not-an-ip"},
+		{Target: "/echo", Headers: [][2]string{{"Connection", "Upgrade"}, {"Upgrade", "websocket"}}},
 	} {
 		if _, err := DryRun(cfg, DefaultSettings(), req); err == nil {
 			t.Errorf("%+v: no error", req)
