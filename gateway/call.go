@@ -36,7 +36,7 @@ func (r *request) proxy() bool {
 
 	// Forwarding headers, computed from the client request before the
 	// upstream request replaces its URI and Host.
-	r.setForwardHeaders(path)
+	r.setForwardHeaders()
 	upgrade := upgradeProtocol(h)
 	if upgrade != nil {
 		upgrade = append([]byte(nil), upgrade...) // rare: an allocation is fine
@@ -288,7 +288,7 @@ func retryable(err error, streamed bool) bool {
 
 // setForwardHeaders writes X-Real-IP, X-Forwarded-*, Via and the request id
 // (spec 3.9).
-func (r *request) setForwardHeaders(upPath string) {
+func (r *request) setForwardHeaders() {
 	h := &r.ctx.Request.Header
 	h.Set(hdrXRealIP, r.fwdIP)
 
@@ -339,7 +339,6 @@ func (r *request) setForwardHeaders(upPath string) {
 	if r.rt.flags.upstreamRequestID {
 		h.SetBytesV(hdrRequestID, r.id[:])
 	}
-	_ = upPath
 }
 
 // copyResponse builds the client response from the upstream one: status,
