@@ -296,7 +296,10 @@ func (e *upstreamError) Unwrap() error { return e.err }
 // everything else (refused, reset, closed, bad response) 502.
 func classifyUpstreamError(err error) *upstreamError {
 	var dnsErr *net.DNSError
+	var bodyErr *clientBodyError // the client's body failed, not the upstream (tls.go)
 	switch {
+	case errors.As(err, &bodyErr):
+		return &upstreamError{status: bodyErr.status, msg: defaultErrorMessage(bodyErr.status), err: err}
 	case errors.As(err, &dnsErr) && !dnsErr.IsTimeout:
 		return &upstreamError{status: 503, msg: msgNameResolution, kongError: true, err: err}
 	case isTimeout(err):

@@ -143,11 +143,14 @@ func (b *h2Bridge) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 			req.Header.Add(k, v)
 		}
 	}
+	// net/http closes the body itself; hiding Close keeps serveEdge's
+	// re-wrapping (SetBodyStream closes the previous stream) harmless.
+	body := struct{ io.Reader }{hr.Body}
 	switch {
 	case hr.ContentLength > 0:
-		req.SetBodyStream(hr.Body, int(hr.ContentLength))
+		req.SetBodyStream(body, int(hr.ContentLength))
 	case hr.ContentLength < 0:
-		req.SetBodyStream(hr.Body, -1)
+		req.SetBodyStream(body, -1)
 	default:
 		req.Header.SetContentLength(0)
 	}

@@ -150,6 +150,7 @@ func (g *Gateway) newServer(kind string, h fasthttp.RequestHandler) *fasthttp.Se
 			s.MaxRequestBodySize = 8 << 10
 		}
 		s.ErrorHandler = g.proxyErrorHandler
+		s.HeaderReceived = g.headerReceived // tls.go: early 413
 	}
 	if kind == "admin" {
 		// Room above the Admin API's own limit, which answers 413 in JSON.

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"os"
@@ -560,7 +562,7 @@ func (l *edgeListener) Accept() (net.Conn, error) {
 
 // edgeConn gives request bodies nginx's client_body_timeout: while the
 // handler reads a body, each read pushes the read deadline bodyTimeout
-// ahead (at most once a second), so a slow but live upload goes on and a
+// ahead (at most eight times per bodyTimeout), so a slow but live upload goes on and a
 // stalled one ends. Outside bodies fasthttp's own deadlines apply
 // (client_header_timeout for headers, 60s idle between requests).
 type edgeConn struct {
@@ -572,7 +574,7 @@ type edgeConn struct {
 
 func (c *edgeConn) Read(p []byte) (int, error) {
 	if c.inBody.Load() {
-		if now := time.Now(); now.Sub(c.last) > time.Second {
+		if now := time.Now(); now.Sub(c.last) > c.bodyTimeout/8 {
 			_ = c.Conn.SetReadDeadline(now.Add(c.bodyTimeout))
 			c.last = now
 		}
@@ -591,7 +593,11 @@ func edgeConnOf(c net.Conn) *edgeConn {
 // serveEdge is the proxy listeners' handler: nginx's header line limits,
 // then the proxy with the body timeout armed.
 func (g *Gateway) serveEdge(l *listener, ctx *fasthttp.RequestCtx) {
-	if st := g.headerLimit(&ctx.Request.Header); st != 0 {
+	st := g.headerLimit(&ctx.Request.Header)
+	if st == 0 {
+		st = framingError(&ctx.Request.Header)
+	}
+	if st != 0 {
 		h := &ctx.Request.Header
 		a := h.Peek(hdrAccept)
 		if len(a) == 0 {
@@ -599,6 +605,20 @@ func (g *Gateway) serveEdge(l *listener, ctx *fasthttp.RequestCtx) {
 		}
 		g.edgeError(ctx, st, b2s(a))
 		return
+	}
+	var cb *clientBody
+	if req := &ctx.Request; req.IsBodyStream() {
+		// Streamed bodies (chunked, or longer than the body buffer) are
+		// counted against client_max_body_size as they pass, and their read
+		// errors are told apart from upstream errors (413, 408, 400).
+		cl := req.Header.ContentLength()
+		if cl < 0 || cl > g.settings.ClientBodyBufferSize {
+			cb = &clientBody{r: req.BodyStream(), left: -1}
+			if m := g.settings.ClientMaxBodySize; m > 0 {
+				cb.left = m
+			}
+			req.SetBodyStream(cb, cl)
+		}
 	}
 	ec := edgeConnOf(ctx.Conn())
 	if ec != nil {
@@ -608,6 +628,73 @@ func (g *Gateway) serveEdge(l *listener, ctx *fasthttp.RequestCtx) {
 	if ec != nil {
 		ec.inBody.Store(false)
 	}
+	if (cb != nil && cb.failed) || ctx.Response.StatusCode() == 413 {
+		ctx.SetConnectionClose() // the rest of the body is not read: close, as nginx does
+	}
+}
+
+// headerReceived runs once a request's headers are in: a declared body
+// over client_max_body_size is not waited for (only one byte is read
+// before the handler), so checkBody answers 413 at once, as nginx does.
+// Reading the first part of the body (up to the body buffer) gets
+// client_body_timeout instead of what is left of client_header_timeout.
+func (g *Gateway) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	rc := fasthttp.RequestConfig{ReadTimeout: g.settings.ClientBodyTimeout}
+	if m := g.settings.ClientMaxBodySize; m > 0 && int64(h.ContentLength()) > m {
+		rc.MaxRequestBodySize = 1
+	}
+	return rc
+}
+
+// clientBodyError is a failure reading the client's request body while it
+// streams upstream; classifyUpstreamError answers its status.
+type clientBodyError struct {
+	status int
+	err    error
+}
+
+func (e *clientBodyError) Error() string { return "client request body: " + e.err.Error() }
+func (e *clientBodyError) Unwrap() error { return e.err }
+
+var errBodyTooLarge = errors.New("larger than client_max_body_size")
+
+// clientBody wraps a streamed request body.
+type clientBody struct {
+	r      io.Reader
+	left   int64 // bytes still allowed, -1 = unlimited
+	failed bool
+	err    error // sticky once failed
+}
+
+// Read returns an error only with no data: fasthttp's chunked writer
+// drops a read error that comes with bytes and reads on, which would let a
+// broken chunk's leftovers be parsed as the next chunk.
+func (b *clientBody) Read(p []byte) (int, error) {
+	if b.err != nil {
+		return 0, b.err
+	}
+	n, err := b.r.Read(p)
+	if b.left >= 0 {
+		if b.left -= int64(n); b.left < 0 {
+			b.failed = true
+			b.err = &clientBodyError{status: 413, err: errBodyTooLarge}
+			return 0, b.err
+		}
+	}
+	if err != nil && err != io.EOF {
+		b.failed = true
+		st := 400
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			st = 408
+		}
+		b.err = &clientBodyError{status: st, err: err}
+		if n > 0 {
+			return n, nil
+		}
+		return 0, b.err
+	}
+	return n, err
 }
 
 // headerLimit applies large_client_header_buffers to a parsed request:
@@ -634,6 +721,39 @@ func (g *Gateway) headerLimit(h *fasthttp.RequestHeader) int {
 			break
 		}
 		raw = raw[i+1:]
+	}
+	return 0
+}
+
+// framingError rejects what nginx rejects and fasthttp tolerates: an HTTP
+// version above 1.x (505), Content-Length together with Transfer-Encoding
+// (400; fasthttp would let Transfer-Encoding win) and obs-fold header
+// continuation lines (400; fasthttp would unfold them).
+func framingError(h *fasthttp.RequestHeader) int {
+	if p := h.Protocol(); len(p) != len("HTTP/1.1") || p[5] != '1' {
+		if len(p) > 5 && p[5] >= '2' && p[5] <= '9' {
+			return 505
+		}
+		if !bytes.Equal(p, []byte("HTTP/1.0")) && !bytes.Equal(p, []byte("HTTP/1.1")) {
+			return 400
+		}
+	}
+	raw := h.RawHeaders()
+	if bytes.Contains(raw, []byte("\n ")) || bytes.Contains(raw, []byte("\n\t")) {
+		return 400
+	}
+	if h.ContentLength() == -1 { // chunked: a Content-Length line as well?
+		for len(raw) > 0 {
+			line := raw
+			if i := bytes.IndexByte(raw, '\n'); i >= 0 {
+				line, raw = raw[:i], raw[i+1:]
+			} else {
+				raw = nil
+			}
+			if len(line) > len("content-length:") && bytes.EqualFold(line[:len("content-length:")], []byte("content-length:")) {
+				return 400
+			}
+		}
 	}
 	return 0
 }
@@ -673,6 +793,9 @@ func edgeStatus(err error) int {
 // connection after it.
 func (g *Gateway) edgeError(ctx *fasthttp.RequestCtx, status int, accept string) {
 	msg := defaultErrorMessage(status)
+	if status == 505 {
+		msg = "HTTP Version Not Supported"
+	}
 	if status == 494 {
 		status = 400
 	}
