@@ -20,7 +20,7 @@ run: build
 	$(BIN)/luagate start -c kong.yml
 
 # What CI runs: static checks, then every test (fuzz seeds included).
-test: lint unit
+test: lint unit test-deploy
 
 # Debian packages the tests run for real: redis-server (resty.redis), nginx with
 # its Lua module (the benchmark's baseline configs are checked with nginx -t).
