@@ -263,3 +263,43 @@ func TestMemoryAbuseWithPDK(t *testing.T) {
 		t.Errorf("next request: %s", got)
 	}
 }
+
+// A large cjson.decode is one long Go call; the time limit and the heap
+// check still stop it part way, and the request fails instead of the
+// worker hanging on it.
+func TestLongDecodeIsStopped(t *testing.T) {
+	src := `local s = "[" .. string.rep("0,", 7999999) .. "0]"
+		local ok, t = pcall(require("cjson.safe").decode, s)
+		kong.service.request.set_header("X-Out", "not reached")`
+	tests := []struct {
+		name    string
+		s       Settings
+		timeout bool
+	}{
+		{"time limit", Settings{MaxExecutionTime: 200 * time.Millisecond, MaxCallMemory: -1}, true},
+		{"heap check", Settings{MaxExecutionTime: 60 * time.Second, MaxCallMemory: 32 << 20}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testPlugin(t, PreFunction, "p", access(src))
+			set, err := NewSet(&declarative.Config{Plugins: []*declarative.Plugin{p}}, tt.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer set.Close()
+			ex := newEx()
+			start := time.Now()
+			err = request(t, set.Handler(p), lualib.PhaseAccess, ex)
+			var re *RuntimeError
+			if !errors.As(err, &re) || re.Timeout != tt.timeout || re.Limit == tt.timeout {
+				t.Fatalf("error = %v (%+v)", err, re)
+			}
+			if d := time.Since(start); d > 20*time.Second {
+				t.Errorf("stopped after %v", d)
+			}
+			if got := upHeader(ex, "X-Out"); got != "" {
+				t.Errorf("the function went on after the stop: X-Out = %q", got)
+			}
+		})
+	}
+}

@@ -526,6 +526,7 @@ type cjDecoder struct {
 	depth   int
 	tmp     []byte
 	arrayMT *lua.LTable
+	values  int // decoded so far: the state's context is checked every 1<<14
 }
 
 func cjDecode(L *lua.LState, cfg *cjConfig, data string) (v lua.LValue, err error) {
@@ -644,12 +645,26 @@ func cjInvalidNumber(s string) bool {
 	return modHasPrefixFold(rest, "inf") || modHasPrefixFold(rest, "nan")
 }
 
+// cjNumberByte reports whether strtod may read c as part of a number
+// (digits, hex digits, signs, '.', exponents, inf/infinity/nan(...)).
+func cjNumberByte(c byte) bool {
+	return modIsAlnum(c) || c == '+' || c == '-' || c == '.' || c == '_' || c == '(' || c == ')'
+}
+
 func modHasPrefixFold(s, prefix string) bool {
 	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 func (d *cjDecoder) numberToken(tok *cjToken) {
-	f, n := modStrtod(d.data[d.pos:])
+	// strtod only ever reads these bytes: stopping at the first other one
+	// gives the same result and keeps decoding linear (modStrtod looks for
+	// a NUL in all it is given: the whole rest of a large document per
+	// number made cjson.decode quadratic, minutes for a 16 MiB array).
+	end := d.pos
+	for end < len(d.data) && cjNumberByte(d.data[end]) {
+		end++
+	}
+	f, n := modStrtod(d.data[d.pos:end])
 	if n == 0 {
 		d.setErr(tok, "invalid number")
 		return
@@ -900,6 +915,13 @@ func (d *cjDecoder) descend() error {
 }
 
 func (d *cjDecoder) value(tok *cjToken) (lua.LValue, error) {
+	// A large document is one long Go call: let the time limit and the heap
+	// check (which cancel the state's context) stop it part way.
+	if d.values++; d.values&(1<<14-1) == 0 {
+		if ctx := d.L.Context(); ctx != nil && ctx.Err() != nil {
+			return nil, &cjError{msg: "Cannot decode: " + ctx.Err().Error()}
+		}
+	}
 	switch tok.typ {
 	case tString:
 		return lua.LString(tok.str), nil

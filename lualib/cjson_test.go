@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -358,4 +359,21 @@ func TestNullSharedAcrossStates(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// cjson.decode stays linear in the number of numbers: strtod used to look
+// for a NUL in the whole rest of the document for each number (minutes for
+// a 16 MiB array).
+func TestDecodeManyNumbersIsLinear(t *testing.T) {
+	L := NewState(StateOptions{})
+	defer L.Close()
+	start := time.Now()
+	if err := L.DoString(`local s = "[" .. string.rep("1.5e3,", 299999) .. "0]"
+		local t = require("cjson").decode(s)
+		assert(#t == 300000 and t[1] == 1500 and t[300000] == 0)`); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("decoding 300000 numbers took %v", d)
+	}
 }
