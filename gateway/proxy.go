@@ -336,7 +336,6 @@ func (r *request) httpsRequired() {
 		loc += "?" + r.rawQuery
 	}
 	r.Exit(code, nil, [][2]string{{hdrLocation, loc}}, lualib.SourceExit)
-	r.kongGenerated = true
 }
 
 // access runs the access handlers of the route's chain (and switches to a
@@ -495,7 +494,6 @@ func (r *request) nginxError(status int) {
 
 func (r *request) localError(status int, msg string, kind errorKind) {
 	r.exited = true
-	r.kongGenerated = true
 	r.exitStatus = status
 	r.status = status
 	r.exitBody = appendErrorBody(r.exitBody[:0], kind, msg, r.requestIDView())
@@ -649,7 +647,6 @@ func (s *bodyStreamer) Close() error {
 		return nil
 	}
 	s.r = nil
-	r.upEnd = time.Now()
 	r.end()
 	return nil
 }

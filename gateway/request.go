@@ -88,7 +88,6 @@ type request struct {
 	exitHasBody bool
 	exitHeaders [][2]string
 	respBody    []byte // buffered body for body_filter
-	bodySet     bool
 
 	// The upstream response (kong.service.response.*).
 	upResp    *fasthttp.Response
@@ -103,14 +102,13 @@ type request struct {
 	consumerEnt *declarative.Consumer
 
 	// Timing.
-	upStart, upHeaders, upEnd time.Time
+	upStart, upHeaders time.Time
 	// waiting is time a plugin spent on its own upstream (aws-lambda's
 	// Invoke): Kong's KONG_WAITING_TIME, counted as upstream latency.
 	waiting  time.Duration
 	streamed int64 // body bytes streamed to the client (observe.go)
 
 	headLength    int  // Content-Length of the upstream answer to a HEAD request
-	kongGenerated bool // the answer is Kong's own (404, 503, errors...)
 	responseReady bool // ctx.Response holds the final status and headers
 	streaming     bool // the body streams from upstream (finish runs on Close)
 	finished      bool
@@ -448,7 +446,6 @@ func (r *request) ResponseBody() []byte { return r.respBody }
 
 func (r *request) SetResponseBody(body []byte) {
 	r.respBody = append(r.respBody[:0], body...)
-	r.bodySet = true
 }
 
 func (r *request) Exit(status int, body []byte, headers [][2]string, source lualib.Source) {
