@@ -13,12 +13,16 @@ package lualib
 //     interface call per character;
 //   - the backtracking VM keeps its choice points on an explicit stack (with
 //     pm's limit of 1,000,000 nested choice points, "pattern/input too
-//     complex") instead of the goroutine stack, and reuses its capture slice.
+//     complex") instead of the goroutine stack, and reuses its capture slice;
+//   - a long match can be stopped through the state's context.
 //
 // TestPatternEquivalence and FuzzPatternEquivalence compare the results with
 // gopher-lua's functions.
 
-import "fmt"
+import (
+	"context"
+	"fmt"
+)
 
 const (
 	patEOS            = -1
@@ -471,6 +475,11 @@ func compilePattern(p string) (pat *luaPattern, err error) {
 type patMatcher struct {
 	caps  []uint32
 	stack []patFrame
+	// ctx, when set, is looked at every 64K steps: a backtracking match can
+	// take a very long time in one call ("a*a*a*b" on a long subject), and
+	// the state's time limit and heap check act through this context.
+	ctx   context.Context
+	steps uint32
 }
 
 // patFrame is a pending choice point: resume at pc/sp (split), or restore
@@ -513,6 +522,9 @@ func (m *patMatcher) matchAt(p *luaPattern, src string, sp int) (bool, int) {
 	insts := p.insts
 	pc := 0
 	for {
+		if m.steps++; m.steps&(1<<16-1) == 0 && m.ctx != nil && m.ctx.Err() != nil {
+			panic(&patError{patUnknownPos, m.ctx.Err().Error()})
+		}
 		in := &insts[pc]
 		ok := true
 		switch in.op {

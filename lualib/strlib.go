@@ -135,6 +135,7 @@ func (s *strlib) findAux(L *lua.LState, find bool) int {
 	pat := s.pattern(L, p)
 	m := &s.m
 	found, end := false, 0
+	m.ctx = L.Context()
 	err := m.each(pat, str, init, 1, func(e int) bool { found, end = true, e; return false })
 	if err != nil {
 		L.RaiseError("%s", err.Error())
@@ -175,6 +176,7 @@ func (s *strlib) strGmatch(L *lua.LState) int {
 		}
 		m := &s.m
 		found, end := false, 0
+		m.ctx = L.Context()
 		err := m.each(pat, str, pos, 1, func(e int) bool { found, end = true, e; return false })
 		if err != nil {
 			L.RaiseError("%s", err.Error())
@@ -226,6 +228,7 @@ func (s *strlib) strGsub(L *lua.LState) int {
 	last, count := 0, 0
 	var caps [20]uint32
 	var matchErr error
+	s.m.ctx = L.Context()
 	err := s.m.each(pat, str, 0, limit, func(end int) bool {
 		// copy the captures out: a replacement function may match again
 		c := append(caps[:0], s.m.caps...)

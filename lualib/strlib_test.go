@@ -1,9 +1,11 @@
 package lualib
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -359,6 +361,32 @@ func BenchmarkPatternMatch(b *testing.B) {
 					b.Fatal(v.L.Get(-1))
 				}
 				v.L.Pop(1)
+			}
+		})
+	}
+}
+
+// A backtracking match that would run for minutes stops when the state's
+// context is cancelled (the time limit and heap check of functions).
+func TestPatternMatchIsInterruptible(t *testing.T) {
+	for _, expr := range []string{
+		`string.rep("a", 30000):match("a*a*a*b")`,
+		`string.rep("a", 200000):find(".-b")`,
+		`string.gsub(string.rep("a", 30000), "a*a*a*b", "")`,
+		`(function() for x in string.rep("a", 30000):gmatch("a*a*a*b") do end end)()`,
+	} {
+		t.Run(expr, func(t *testing.T) {
+			L := newTestState(t, StateOptions{})
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			L.SetContext(ctx)
+			start := time.Now()
+			got := evalLua(L, expr)
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("stopped after %v", d)
+			}
+			if !strings.Contains(got, "context deadline exceeded") {
+				t.Errorf("got %.200s", got)
 			}
 		})
 	}
