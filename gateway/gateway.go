@@ -44,6 +44,9 @@ type Gateway struct {
 	mu        sync.Mutex
 	listeners []*listener
 	started   chan struct{}
+
+	// noWatch turns the file watcher off (tests that count reloads).
+	noWatch bool
 }
 
 // New validates the settings and creates a gateway serving an empty

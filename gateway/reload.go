@@ -173,7 +173,7 @@ func (g *Gateway) startLifecycle(ctx context.Context) (stop func()) {
 		g.runReloadLoop(ctx, l)
 	}()
 
-	if path := g.ConfigPath(); path != "" {
+	if path := g.ConfigPath(); path != "" && !g.noWatch {
 		w, err := watch.New(watch.Options{Path: path, Logger: g.logger.With("component", "watch")})
 		if err != nil {
 			g.logger.Error("not watching the declarative config file", "file", path, "error", err)
