@@ -604,6 +604,7 @@ func (g *Gateway) serveEdge(l *listener, ctx *fasthttp.RequestCtx) {
 			a = h.ContentType()
 		}
 		g.edgeError(ctx, st, b2s(a))
+		g.logger.Info("bad request", "status", st, "remote", ctx.RemoteAddr().String())
 		return
 	}
 	var cb *clientBody
