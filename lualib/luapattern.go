@@ -537,11 +537,11 @@ func (m *patMatcher) matchAt(p *luaPattern, src string, sp int) (bool, int) {
 			sp++
 			continue
 		case opMatch:
-			m.stack = stack
+			m.keep(stack)
 			return true, sp
 		case opTailMatch:
 			if sp >= len(src) {
-				m.stack = stack
+				m.keep(stack)
 				return true, sp
 			}
 			ok = false
@@ -599,7 +599,17 @@ func (m *patMatcher) matchAt(p *luaPattern, src string, sp int) (bool, int) {
 			if idx >= len(m.caps)-1 {
 				panic(&patError{patUnknownPos, "invalid capture index"})
 			}
-			capture := src[m.cap(idx):m.cap(idx+1)]
+			// a back reference to a position capture is empty, as in pm
+			// (which slices src at the position and panics past the end)
+			a, b := m.cap(idx), m.cap(idx+1)
+			if m.isPos(idx) {
+				a, b = 0, 0
+			}
+			if a > b || b > len(src) {
+				ok = false
+				break
+			}
+			capture := src[a:b]
 			for i := 0; i < len(capture); i++ {
 				if i+sp >= len(src) || capture[i] != src[i+sp] {
 					ok = false
@@ -617,7 +627,7 @@ func (m *patMatcher) matchAt(p *luaPattern, src string, sp int) (bool, int) {
 		// fail: unwind to the latest split, restoring saved captures
 		for {
 			if len(stack) == 0 {
-				m.stack = stack
+				m.keep(stack)
 				return false, sp
 			}
 			f := stack[len(stack)-1]
@@ -630,6 +640,15 @@ func (m *patMatcher) matchAt(p *luaPattern, src string, sp int) (bool, int) {
 			break
 		}
 	}
+}
+
+// keep holds on to the backtracking stack for the next match unless a
+// long match made it large (a pooled state would keep it forever).
+func (m *patMatcher) keep(stack []patFrame) {
+	if cap(stack) > 1<<14 {
+		stack = nil
+	}
+	m.stack = stack
 }
 
 // patternMatches reports pm.Find's matches one by one: from offset, each
