@@ -301,3 +301,49 @@ func TestLimitsUpstreamHeaders(t *testing.T) {
 		}
 	}
 }
+
+func TestEdgeSettingsFromEnv(t *testing.T) {
+	s, err := SettingsFromEnv(func(k string) string {
+		return map[string]string{
+			"KONG_PROXY_LISTEN":                           "0.0.0.0:8000, 0.0.0.0:8443 http2 ssl reuseport backlog=16384",
+			"KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT":       "5s",
+			"KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT":         "7",
+			"KONG_NGINX_HTTP_LARGE_CLIENT_HEADER_BUFFERS": "8 16k",
+			"KONG_NGINX_EVENTS_WORKER_CONNECTIONS":        "1024",
+		}[k]
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.ClientHeaderTimeout != 5*time.Second || s.ClientBodyTimeout != 7*time.Second || s.MaxConnections != 1024 {
+		t.Errorf("timeouts/connections: %v %v %d", s.ClientHeaderTimeout, s.ClientBodyTimeout, s.MaxConnections)
+	}
+	if n, size := s.headerBuffers(); n != 8 || size != 16<<10 {
+		t.Errorf("header buffers %d x %d", n, size)
+	}
+	ls, err := ParseListen("proxy_listen", s.ProxyListen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != 2 || ls[0].SSL || ls[0].HTTP2 || !ls[1].SSL || !ls[1].HTTP2 || ls[1].Backlog != 16384 {
+		t.Errorf("listen entries: %+v", ls)
+	}
+	d := DefaultSettings()
+	if n, size := d.headerBuffers(); n != 4 || size != 8<<10 || d.ClientHeaderTimeout != 60*time.Second || d.ClientBodyTimeout != 60*time.Second {
+		t.Errorf("defaults: %d x %d, %v, %v", n, size, d.ClientHeaderTimeout, d.ClientBodyTimeout)
+	}
+	for env, want := range map[string]string{
+		"KONG_NGINX_EVENTS_WORKER_CONNECTIONS":        `"many" is not "auto" or a positive integer`,
+		"KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT":       `KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT: "many"`,
+		"KONG_NGINX_HTTP_LARGE_CLIENT_HEADER_BUFFERS": `"many" is not "<number> <size>"`,
+	} {
+		if _, err := SettingsFromEnv(func(k string) string {
+			if k == env {
+				return "many"
+			}
+			return ""
+		}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s=many: %v, want %q", env, err, want)
+		}
+	}
+}

@@ -404,18 +404,19 @@ func (s *tlsSplitter) run() {
 	for {
 		c, err := s.raw.Accept()
 		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() { // EMFILE and friends: back off like net/http
-				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
-				select {
-				case <-time.After(delay):
-					continue
-				case <-s.done:
-					return
-				}
+			if errors.Is(err, net.ErrClosed) {
+				s.close(nil)
+				return
 			}
-			s.close(err)
-			return
+			// EMFILE, ECONNABORTED and friends: back off like net/http
+			// and go on; the listener only ends when it is closed.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(delay):
+				continue
+			case <-s.done:
+				return
+			}
 		}
 		delay = 0
 		select {
