@@ -184,38 +184,3 @@ func errorValueString(v lua.LValue) string {
 }
 
 func phaseIndex(p lualib.Phase) int { return bits.TrailingZeros16(uint16(p)) & 15 }
-
-// phaseName is Kong's name of a phase.
-func phaseName(p lualib.Phase) string {
-	switch p {
-	case lualib.PhaseInitWorker:
-		return "init_worker"
-	case lualib.PhaseCertificate:
-		return "certificate"
-	case lualib.PhaseClientHello:
-		return "client_hello"
-	case lualib.PhaseRewrite:
-		return "rewrite"
-	case lualib.PhaseAccess:
-		return "access"
-	case lualib.PhaseBalancer:
-		return "balancer"
-	case lualib.PhaseResponse:
-		return "response"
-	case lualib.PhaseClusterListener:
-		return "cluster_listener"
-	case lualib.PhaseHeaderFilter:
-		return "header_filter"
-	case lualib.PhaseBodyFilter:
-		return "body_filter"
-	case lualib.PhaseLog:
-		return "log"
-	case lualib.PhasePreread:
-		return "preread"
-	case lualib.PhaseError:
-		return "error"
-	case lualib.PhaseAdminAPI:
-		return "admin_api"
-	}
-	return fmt.Sprintf("phase(%d)", uint16(p))
-}
