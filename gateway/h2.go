@@ -177,11 +177,11 @@ func (b *h2Bridge) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 
 	resp := &ctx.Response
 	h := w.Header()
-	resp.Header.VisitAll(func(k, v []byte) {
+	for k, v := range resp.Header.All() {
 		if !hopHeader(string(k)) {
 			h.Add(string(k), string(v))
 		}
-	})
+	}
 	stream := resp.IsBodyStream()
 	if !stream {
 		h.Set("Content-Length", strconv.Itoa(len(resp.Body())))

@@ -328,6 +328,21 @@ func TestTLSHTTP2(t *testing.T) {
 	if n != 300000 || res.ProtoMajor != 2 {
 		t.Errorf("big body over h2: %d bytes, %s", n, res.Proto)
 	}
+	// Repeated response headers and hop-by-hop ones cross the bridge as in HTTP/1.1.
+	res, err = h2.Get(base + "/both/__hop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if got := res.Header.Values("Set-Cookie"); len(got) != 3 {
+		t.Errorf("Set-Cookie over h2: %q, want 3", got)
+	}
+	if got := res.Header.Values("X-Multi"); strings.Join(got, ",") != "one,two" {
+		t.Errorf("X-Multi over h2: %q", got)
+	}
+	if res.Header.Get("X-Hop-Private") != "" || res.Header.Get("Keep-Alive") != "" || res.Header.Get("X-End-To-End") != "kept" {
+		t.Errorf("hop-by-hop handling over h2: %v", res.Header)
+	}
 	// An oversized HTTP/2 head is refused by the h2 server (431).
 	req, _ := http.NewRequest("GET", base+"/both", nil)
 	req.Header.Set("X-Big", strings.Repeat("h", 40<<10))
