@@ -209,7 +209,7 @@ func TestLimitsTimeouts(t *testing.T) {
 	u := startRecorder(t)
 	s := testSettings()
 	s.ClientHeaderTimeout = 300 * time.Millisecond
-	s.ClientBodyTimeout = 400 * time.Millisecond
+	s.ClientBodyTimeout = time.Second // well above the test's 150 ms gaps, for a loaded machine
 	tg := edgeGateway(t, u, s)
 	head := "POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: 20000\r\n\r\n"
 	drip := func(n int, chunk string) []string {
