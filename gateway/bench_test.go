@@ -44,6 +44,15 @@ const benchLua = `
         - kong.response.set_header("X-Served-By", "luagate")
 `
 
+// benchExit answers from the access phase (scenario 3: no upstream call).
+const benchExit = `
+    plugins:
+    - name: pre-function
+      config:
+        access:
+        - return kong.response.exit(200, { message = "hello" })
+`
+
 // BenchmarkProxy measures one request end to end over loopback: client ->
 // proxy -> origin -> proxy -> client, all in this process (allocs/op count
 // the fasthttp client and origin too).
@@ -54,6 +63,7 @@ func BenchmarkProxy(b *testing.B) {
 	}{
 		{"plain", ""},
 		{"pre-function", benchLua},
+		{"exit", benchExit},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			s := testSettings()

@@ -73,6 +73,9 @@ func (r *request) proxy() bool {
 		retries = r.retries
 	}
 	resp := fasthttp.AcquireResponse()
+	// An upstream answer without Content-Type goes to the client without
+	// one, as Kong passes it (fasthttp would report text/plain otherwise).
+	resp.Header.SetNoDefaultContentType(true)
 	r.upResp = resp
 	r.upStart = time.Now()
 	var err error
