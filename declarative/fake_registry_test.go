@@ -1,7 +1,9 @@
 package declarative
 
 import (
+	"maps"
 	"math/rand/v2"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -40,7 +42,10 @@ var phases = map[string]bool{"access": true, "header_filter": true, "body_filter
 func (preFunctionSchema) Validate(cfg map[string]any, env *PluginEnv) (any, []*FieldError) {
 	var errs []*FieldError
 	var files []string
-	for k, v := range cfg {
+	// Keys in sorted order (the real schema reads phases in a fixed order):
+	// map order would make the files, and so the hash, random.
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		v := cfg[k]
 		switch {
 		case k == "bad":
 			errs = append(errs, &FieldError{Path: "bad", Message: "unknown field"})
