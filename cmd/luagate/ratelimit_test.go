@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -146,6 +145,6 @@ func TestRateLimitSharedAcrossReplicas(t *testing.T) {
 		t.Errorf("premium: %d, limit %q remaining %q", code, h.Get("X-RateLimit-Limit"), h.Get("X-RateLimit-Remaining"))
 	}
 	if w := time.Now().Unix() / 60; w != window {
-		t.Fatal(fmt.Sprintf("the run crossed a minute window (%d -> %d); counts are not comparable", window, w))
+		t.Fatalf("the run crossed a minute window (%d -> %d); counts are not comparable", window, w)
 	}
 }

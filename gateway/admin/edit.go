@@ -313,27 +313,3 @@ func merge(m *yaml.Node, fields map[string]any, records map[string]bool) error {
 	}
 	return nil
 }
-
-// nodeAt returns the value under a dotted field path inside an entity
-// mapping ("config.timeout", "paths.1" with 1-based list positions).
-func nodeAt(m *yaml.Node, field string) *yaml.Node {
-	cur := m
-	for _, p := range strings.Split(field, ".") {
-		switch cur.Kind {
-		case yaml.MappingNode:
-			cur = mapGet(cur, p)
-		case yaml.SequenceNode:
-			n, err := strconv.Atoi(p)
-			if err != nil || n < 1 || n > len(cur.Content) {
-				return nil
-			}
-			cur = cur.Content[n-1]
-		default:
-			return nil
-		}
-		if cur == nil {
-			return nil
-		}
-	}
-	return cur
-}
