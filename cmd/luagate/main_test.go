@@ -148,3 +148,17 @@ func TestVersion(t *testing.T) {
 		t.Fatalf("version: exit %d %q", code, out)
 	}
 }
+
+// TestHealthOverTLS: an `ssl` status listener usually serves the generated
+// self-signed certificate; the probe must still get its answer.
+func TestHealthOverTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"message":"ready"}`))
+	}))
+	defer srv.Close()
+	addr := strings.TrimPrefix(srv.URL, "https://")
+	code, out, errs := runCLI(t, map[string]string{"KONG_STATUS_LISTEN": addr + " ssl"}, "health")
+	if code != 0 || !strings.Contains(out, "luagate is healthy at https://"+addr) {
+		t.Fatalf("exit %d stdout %q stderr %q", code, out, errs)
+	}
+}
