@@ -145,11 +145,26 @@ func (r *request) reset() {
 	ops := r.respOps[:0]
 	clear(r.match.Captures)
 	caps := r.match.Captures[:0]
+	clear(r.exitHeaders)
+	exitHeaders := r.exitHeaders[:0]
+	exitBody, respBody, svcBody := keepBuf(r.exitBody), keepBuf(r.respBody), keepBuf(r.svcBody)
 	*r = request{}
 	r.buf = buf
 	r.scratch = scratch
 	r.respOps = ops
 	r.match.Captures = caps
+	r.exitHeaders = exitHeaders
+	r.exitBody, r.respBody, r.svcBody = exitBody, respBody, svcBody
+}
+
+// keepBuf empties a body buffer for the next request on this pooled
+// object (an exit or a buffered body then costs no allocation), or drops
+// it when it grew past maxPooledBuf.
+func keepBuf(b []byte) []byte {
+	if cap(b) > maxPooledBuf {
+		return nil
+	}
+	return b[:0]
 }
 
 // requestID returns the id as a string view valid during the request.

@@ -48,6 +48,7 @@ type pdk struct {
 	logger     *slog.Logger
 
 	exitPanic func(*lua.LState) // p.panicExit, bound once (raiseExit)
+	exitErr   *lua.ApiError     // what panicExit raises, built once
 	prevPanic func(*lua.LState) // L.Panic while an exit unwinds
 }
 
@@ -109,6 +110,7 @@ func newState(opts StateOptions) *lua.LState {
 	p.exitUD = L.NewUserData()
 	p.exitUD.Value = ErrExit
 	p.exitPanic = p.panicExit
+	p.exitErr = &lua.ApiError{Type: lua.ApiErrorRun, Object: p.exitUD, StackTrace: exitTrace}
 	ud := L.NewUserData()
 	ud.Value = p
 	L.G.Registry.RawSetString(registryKey, ud)
@@ -179,7 +181,7 @@ const exitTrace = "(early exit)"
 
 func (p *pdk) panicExit(L *lua.LState) {
 	L.Panic, p.prevPanic = p.prevPanic, nil
-	panic(&lua.ApiError{Type: lua.ApiErrorRun, Object: L.Get(-1), StackTrace: exitTrace})
+	panic(p.exitErr) // its Object is p.exitUD, what raiseExit pushed
 }
 
 func isExitValue(v lua.LValue) bool {
@@ -190,6 +192,9 @@ func isExitValue(v lua.LValue) bool {
 func isExit(err error) bool {
 	if err == nil {
 		return false
+	}
+	if ae, ok := err.(*lua.ApiError); ok { // the common case, without errors.As's allocation
+		return isExitValue(ae.Object)
 	}
 	if errors.Is(err, ErrExit) {
 		return true
