@@ -57,12 +57,15 @@ bench: build bench-e2e
 bench-go:
 	$(GO) test -run='^$$' -bench=. -benchmem $(PKGS)
 
+# Every fuzz target, each for FUZZTIME (corpora: testdata/fuzz/ in each package;
+# crashers found land there and stay as regression seeds for plain go test).
+FUZZ_TARGETS := ./declarative:FuzzLoad ./gateway/router:FuzzMatch ./gateway/router:FuzzNormalizePath \
+	./gateway:FuzzAcceptNegotiation ./lualib:FuzzPDK ./lualib:FuzzCJSONDecode ./lualib:FuzzNgxReCompile \
+	./lualib:FuzzPatternEquivalence ./functions:FuzzCompile
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzLoad$$' -fuzztime=$(FUZZTIME) ./declarative
-	$(GO) test -run='^$$' -fuzz='^FuzzMatch$$' -fuzztime=$(FUZZTIME) ./gateway/router
-	$(GO) test -run='^$$' -fuzz='^FuzzNormalizePath$$' -fuzztime=$(FUZZTIME) ./gateway/router
-	$(GO) test -run='^$$' -fuzz='^FuzzPDK$$' -fuzztime=$(FUZZTIME) ./lualib
-	$(GO) test -run='^$$' -fuzz='^FuzzCJSONDecode$$' -fuzztime=$(FUZZTIME) ./lualib
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$fn\$$" -fuzztime=$(FUZZTIME) $$pkg; done
 
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=10m
