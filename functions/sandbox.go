@@ -44,6 +44,26 @@ var (
 type sandbox struct {
 	mode string      // "sandbox" or "on"
 	mt   *lua.LTable // metatable of every chunk env: __index = base (sandbox) or _G (on)
+
+	// hot holds kong and ngx as the base has them: every env starts with
+	// them as its own fields (see newEnv).
+	hot []hotGlobal
+}
+
+type hotGlobal struct {
+	name  string
+	value lua.LValue
+}
+
+// hotGlobals are read on nearly every line of a function.
+var hotGlobals = []string{"kong", "ngx"}
+
+func (sb *sandbox) keepHot(base *lua.LTable) {
+	for _, name := range hotGlobals {
+		if v := base.RawGetString(name); v != lua.LNil {
+			sb.hot = append(sb.hot, hotGlobal{name, v})
+		}
+	}
 }
 
 // newSandbox prepares the environment base of one state. requires are the
@@ -53,18 +73,29 @@ func newSandbox(L *lua.LState, mode string, requires, envPaths []string) *sandbo
 	sb := &sandbox{mode: mode, mt: L.NewTable()}
 	if mode == "on" {
 		sb.mt.RawSetString("__index", L.G.Global)
+		sb.keepHot(L.G.Global)
 		return sb
 	}
-	sb.mt.RawSetString("__index", buildSandboxBase(L, requires, envPaths))
+	base := buildSandboxBase(L, requires, envPaths)
+	sb.mt.RawSetString("__index", base)
+	sb.keepHot(base)
 	return sb
 }
 
 // newEnv returns a fresh private environment for one chunk. Globals the
-// chunk assigns land in it; reads fall back to the base.
+// chunk assigns land in it; reads fall back to the base. kong and ngx start
+// as the env's own fields (as in Kong, whose sandbox env is a table of the
+// allowed globals): reading them is one table lookup instead of three (the
+// miss, the metatable's __index, the base), which was a tenth of a bearer-
+// token function's run time. Assigning them changes only this env, and
+// after `kong = nil` reads fall back to the base as before.
 func (sb *sandbox) newEnv(L *lua.LState) *lua.LTable {
-	env := L.CreateTable(0, 2)
+	env := L.CreateTable(0, 2+len(sb.hot))
 	if sb.mode != "on" {
 		env.RawSetString("_G", env) // _G is the chunk's own environment (Kong's sandbox)
+	}
+	for _, kv := range sb.hot {
+		env.RawSetString(kv.name, kv.value)
 	}
 	L.SetMetatable(env, sb.mt)
 	return env
