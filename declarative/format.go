@@ -162,11 +162,13 @@ func denseTree(v any) any {
 	}
 	numeric, max := len(m) > 0, 0
 	for k := range m {
-		if !strings.HasPrefix(k, "#") {
+		// "#n" (n >= 1) marks a list position; a field that merely starts
+		// with "#" (an unknown key such as "0[#") is a field.
+		n, err := strconv.Atoi(strings.TrimPrefix(k, "#"))
+		if !strings.HasPrefix(k, "#") || err != nil || n < 1 || n > 1<<20 {
 			numeric = false
 			break
 		}
-		n, _ := strconv.Atoi(k[1:])
 		if n > max {
 			max = n
 		}
