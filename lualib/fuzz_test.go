@@ -1,9 +1,11 @@
 package lualib_test
 
 import (
+	"context"
 	"errors"
 	"sort"
 	"testing"
+	"time"
 
 	lua "github.com/yuin/gopher-lua"
 
@@ -71,6 +73,11 @@ func FuzzPDK(f *testing.F) {
 		ex.Query = s
 		L := lualib.NewState(lualib.StateOptions{LogLevel: lualib.LevelDebug})
 		defer L.Close()
+		// As the functions runner does: a deadline bounds the call (without
+		// one, ngx.sleep of a random number waits up to 10 s per input).
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		L.SetContext(ctx)
 		lualib.Bind(L, ex)
 		lualib.SetPhase(L, fuzzPhases[int(phaseIdx)%len(fuzzPhases)])
 		names, fns := pdkFunctions(L)
