@@ -180,6 +180,9 @@ func TestRoutePathError(t *testing.T) {
 		{"/some%20words%", "invalid url-encoded value: '%'"},
 		{"/some%20words%a", "invalid url-encoded value: '%a'"},
 		{"/a/./b", "non-normalized path, consider use '/a/b' instead"},
+		{"/%80", `invalid path: "/%80" (not valid UTF-8 once percent-decoded)`},
+		{"/caf\xc3", `invalid path: "/caf\xc3" (not valid UTF-8 once percent-decoded)`},
+		{"/caf%C3%A9", "non-normalized path, consider use '/café' instead"},
 		{"~/a(b", "invalid regex: '/a(b' (missing closing ): `/a(b`)"},
 		{"~/(a)\\1", "invalid regex: '/(a)\\1' (invalid escape sequence: `\\1`)"},
 	}

@@ -6,6 +6,7 @@ import (
 	"regexp/syntax"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // reserved reports RFC 3986 reserved characters (plus '%'), which
@@ -205,7 +206,12 @@ func routePathError(p string) string {
 				return "invalid url-encoded value: '" + bad + "'"
 			}
 		}
-		if n := NormalizePath(p); n != p {
+		n := NormalizePath(p)
+		if !utf8.ValidString(n) {
+			// The router decodes the same escapes and could never match it.
+			return "invalid path: " + strconv.QuoteToASCII(p) + " (not valid UTF-8 once percent-decoded)"
+		}
+		if n != p {
 			return "non-normalized path, consider use '" + n + "' instead"
 		}
 		return ""
