@@ -341,21 +341,24 @@ func hasHeader(lines [][2]string, name string) bool {
 	return false
 }
 
-func (p *pdk) respExit(L *lua.LState) int {
+// exitArgs checks the (status, body or message, headers) arguments shared
+// by kong.response.exit and kong.response.error, in Kong's order, with the
+// status range and the body error text of each.
+func (p *pdk) exitArgs(L *lua.LState, lo, hi int, bodyErr string) (Exchange, lua.LNumber, lua.LValue, [][2]string) {
 	p.check(L, phasesRespSet)
 	ex := p.notSent(L)
 	code, ok := L.Get(1).(lua.LNumber)
 	if !ok {
 		raise(L, "code must be a number")
 	}
-	if code < 100 || code > 599 {
-		raise(L, "code must be a number between 100 and 599")
+	if code < lua.LNumber(lo) || code > lua.LNumber(hi) {
+		raise(L, "code must be a number between %d and %d", lo, hi)
 	}
 	bodyV := L.Get(2)
 	switch bodyV.(type) {
 	case *lua.LNilType, lua.LString, *lua.LTable:
 	default:
-		raise(L, "body must be a nil, string or table")
+		raise(L, "%s", bodyErr)
 	}
 	var lines [][2]string
 	switch h := L.Get(3).(type) {
@@ -365,6 +368,11 @@ func (p *pdk) respExit(L *lua.LState) int {
 	default:
 		raise(L, "headers must be a nil or table")
 	}
+	return ex, code, bodyV, lines
+}
+
+func (p *pdk) respExit(L *lua.LState) int {
+	ex, code, bodyV, lines := p.exitArgs(L, 100, 599, "body must be a nil, string or table")
 	var body []byte
 	switch b := bodyV.(type) {
 	case lua.LString:
@@ -385,29 +393,7 @@ func (p *pdk) respExit(L *lua.LState) int {
 }
 
 func (p *pdk) respError(L *lua.LState) int {
-	p.check(L, phasesRespSet)
-	ex := p.notSent(L)
-	code, ok := L.Get(1).(lua.LNumber)
-	if !ok {
-		raise(L, "code must be a number")
-	}
-	if code < 400 || code > 599 {
-		raise(L, "code must be a number between 400 and 599")
-	}
-	msgV := L.Get(2)
-	switch msgV.(type) {
-	case *lua.LNilType, lua.LString, *lua.LTable:
-	default:
-		raise(L, "message must be a nil, a string or a table")
-	}
-	var lines [][2]string
-	switch h := L.Get(3).(type) {
-	case *lua.LNilType:
-	case *lua.LTable:
-		lines = p.headerList(L, h)
-	default:
-		raise(L, "headers must be a nil or table")
-	}
+	ex, code, msgV, lines := p.exitArgs(L, 400, 599, "message must be a nil, a string or a table")
 	var msg string
 	switch m := msgV.(type) {
 	case lua.LString:
