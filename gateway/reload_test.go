@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,7 +104,9 @@ func startFileGatewayWatch(t testing.TB, text string, mod func(*Settings), watch
 		select {
 		case <-done:
 		case <-time.After(15 * time.Second):
-			t.Errorf("Run did not return after cancel")
+			var buf bytes.Buffer
+			pprof.Lookup("goroutine").WriteTo(&buf, 1)
+			t.Errorf("Run did not return after cancel; goroutines:\n%s", buf.String())
 		}
 	})
 	tg := &testGateway{

@@ -544,6 +544,11 @@ func (l *listener) shutdown(ctx context.Context) error {
 		errs = append(errs, l.h2.shutdown(ctx))
 	}
 	errs = append(errs, l.srv.ShutdownWithContext(ctx))
+	// fasthttp's Shutdown closes only the listeners Serve has registered: one
+	// whose serve goroutine has not reached Serve yet (a shutdown right after
+	// start) would otherwise be served forever. Closing it here makes that
+	// late Serve return at once; the error of a second close is expected.
+	l.ln.Close()
 	return errors.Join(errs...)
 }
 
