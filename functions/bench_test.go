@@ -13,6 +13,7 @@ import (
 
 	"luagate/declarative"
 	"luagate/lualib"
+	"luagate/lualib/lualibtest"
 )
 
 const bearerCheck = `return function(conf)
@@ -269,5 +270,54 @@ func BenchmarkBearerPDK(b *testing.B) {
 	reportCPU(b, start)
 	if v, _ := ex.UpstreamHeader("X-Consumer-Role"); v != "admin" {
 		b.Fatalf("X-Consumer-Role = %q", v)
+	}
+}
+
+// exitExchange is a FakeExchange whose Exit copies into buffers it keeps,
+// as the gateway's pooled request does, so that the exit benchmarks count
+// only what the runner and the PDK allocate.
+type exitExchange struct {
+	*lualibtest.FakeExchange
+	exited  bool
+	status  int
+	body    []byte
+	headers [][2]string
+}
+
+func (e *exitExchange) Exit(status int, body []byte, headers [][2]string, source lualib.Source) {
+	e.exited, e.status = true, status
+	e.body = append(e.body[:0], body...)
+	e.headers = append(e.headers[:0], headers...)
+}
+func (e *exitExchange) Exited() bool { return e.exited }
+
+// BenchmarkExitPDK is one request of bench scenario 3 through Run with the
+// real PDK: a pre-function whose chunk (rerun on every request) answers
+// with kong.response.exit(200, { message = "hello" }).
+func BenchmarkExitPDK(b *testing.B) {
+	p := testPlugin(b, PreFunction, "p", access(`return kong.response.exit(200, { message = "hello" })`))
+	set, err := NewSet(&declarative.Config{Plugins: []*declarative.Plugin{p}}, Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer set.Close()
+	h := set.Handler(p)
+	ex := &exitExchange{FakeExchange: newEx()}
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := threadCPU()
+	for b.Loop() {
+		ex.exited = false
+		var lease *Lease
+		if err := h.Run(lualib.PhaseAccess, ex, &lease); err != nil {
+			b.Fatal(err)
+		}
+		lease.Release()
+	}
+	reportCPU(b, start)
+	if !ex.exited || ex.status != 200 || string(ex.body) != `{"message":"hello"}` ||
+		len(ex.headers) != 1 || ex.headers[0] != [2]string{"Content-Type", "application/json; charset=utf-8"} {
+		b.Fatalf("exit = %v %d %q %q", ex.exited, ex.status, ex.body, ex.headers)
 	}
 }
