@@ -111,6 +111,9 @@ type Exchange interface {
 	SetResponseBody(body []byte)
 	// Exit records a short-circuit answer (kong.response.exit/error, ngx.exit);
 	// the gateway sends it once the current plugin stops. body may be nil.
+	// body and headers are only valid during the call (the PDK reuses them
+	// for the next exit, and body may share a Lua string's bytes): Exit
+	// must copy what it keeps and never write to them.
 	Exit(status int, body []byte, headers [][2]string, source Source)
 	Exited() bool
 	Source() Source

@@ -1,6 +1,7 @@
 package lualib_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -205,5 +206,64 @@ func TestNumberFormatting(t *testing.T) {
 	}
 	if got, want := string(ex.LastExit().Body), "1 0.3 1e+15 1.2345678901234e+14 -2.5 99999999999999"; got != want {
 		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// TestExitScratchReuse: kong.response.exit and error hand Exit the state's
+// reused scratch (encoded body, header lines); answers recorded by earlier
+// requests of the same state must not change when later ones exit, also
+// after an exit whose body is too large to keep as scratch and after an
+// encoding error.
+func TestExitScratchReuse(t *testing.T) {
+	steps := []struct {
+		code     string
+		wantErr  string // "" when the step exits
+		wantBody string
+		wantHdrs [][2]string
+	}{
+		{`kong.response.exit(401, { message = "Unauthorized" }, { ["X-A"] = "1", ["X-B"] = { "2", "3" } })`, "",
+			`{"message":"Unauthorized"}`, [][2]string{{"X-A", "1"}, {"X-B", "2"}, {"X-B", "3"}, {"Content-Type", "application/json; charset=utf-8"}}},
+		{`kong.response.exit(200, { a = { 1, 2 } })`, "", `{"a":[1,2]}`, [][2]string{{"Content-Type", "application/json; charset=utf-8"}}},
+		{`kong.response.exit(200, { big = string.rep("x", 40000) })`, "",
+			`{"big":"` + strings.Repeat("x", 40000) + `"}`, [][2]string{{"Content-Type", "application/json; charset=utf-8"}}},
+		{`kong.response.exit(200, { f = print })`, "body encoding failed while flushing response: Cannot serialise function: type not supported", "", nil},
+		{`kong.response.error(400, { b = true }, { ["X-C"] = "c" })`, "",
+			"{\n  \"message\":\"{\"b\":true}\",\n  \"request_id\":\"0123456789abcdef0123456789abcdef\"\n}", [][2]string{{"X-C", "c"}, {"Content-Type", "application/json; charset=utf-8"}}},
+		{`kong.response.exit(202, "")`, "", "", nil},
+		{`kong.response.exit(203, "plain")`, "", "plain", nil},
+		{`kong.response.exit(200, { z = "last" })`, "", `{"z":"last"}`, [][2]string{{"Content-Type", "application/json; charset=utf-8"}}},
+	}
+	L := newTestState(t, nil, lualib.PhaseAccess)
+	var exs []*lualibtest.FakeExchange
+	var want []int // index of the step of each exchange
+	for i, s := range steps {
+		ex := lualibtest.New()
+		lualib.Bind(L, ex)
+		lualib.SetPhase(L, lualib.PhaseAccess)
+		err := run(L, "t", s.code+"\nerror('not reached')")
+		lualib.Unbind(L)
+		if s.wantErr != "" {
+			if lualib.IsExit(err) || !strings.Contains(errText(err), s.wantErr) {
+				t.Fatalf("step %d: got %v, want error %q", i, errText(err), s.wantErr)
+			}
+			continue
+		}
+		if !lualib.IsExit(err) {
+			t.Fatalf("step %d: want the exit sentinel, got %v", i, errText(err))
+		}
+		exs, want = append(exs, ex), append(want, i)
+	}
+	for j, ex := range exs {
+		s := steps[want[j]]
+		e := ex.LastExit()
+		if string(e.Body) != s.wantBody || string(ex.RespBody) != s.wantBody {
+			t.Errorf("step %d: body %.60q, response body %.60q; want %.60q", want[j], e.Body, ex.RespBody, s.wantBody)
+		}
+		if fmt.Sprint(e.Headers) != fmt.Sprint(s.wantHdrs) {
+			t.Errorf("step %d: headers %v, want %v", want[j], e.Headers, s.wantHdrs)
+		}
+	}
+	if ex := exs[len(exs)-3]; ex.RespBody == nil {
+		t.Errorf(`exit(202, "") must record an empty, non-nil body (the gateway sends it)`)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unsafe"
 
 	lua "github.com/yuin/gopher-lua"
 )
@@ -279,7 +280,11 @@ func (p *pdk) respClearHeader(L *lua.LState) int {
 // headerList validates a headers table (set_headers/exit wording) and
 // returns its lines. Transfer-Encoding is dropped.
 func (p *pdk) headerList(L *lua.LState, t *lua.LTable) [][2]string {
-	var out [][2]string
+	return p.appendHeaderList(L, nil, t)
+}
+
+// appendHeaderList is headerList appending to out.
+func (p *pdk) appendHeaderList(L *lua.LState, out [][2]string, t *lua.LTable) [][2]string {
 	for _, k := range sortedKeys(t) {
 		one, many := headerValues(L, k, t.RawGet(k), true)
 		n := string(k.(lua.LString))
@@ -360,25 +365,46 @@ func (p *pdk) exitArgs(L *lua.LState, lo, hi int, bodyErr string) (Exchange, lua
 	default:
 		raise(L, "%s", bodyErr)
 	}
-	var lines [][2]string
+	lines := p.exitLines[:0] // handed back by keepExitLines
 	switch h := L.Get(3).(type) {
 	case *lua.LNilType:
 	case *lua.LTable:
-		lines = p.headerList(L, h)
+		lines = p.appendHeaderList(L, lines, h)
 	default:
 		raise(L, "headers must be a nil or table")
 	}
 	return ex, code, bodyV, lines
 }
 
+// stringBytes returns s's bytes without copying, for callees that copy
+// and never write (Exchange.Exit). An empty s gives an empty, non-nil slice.
+func stringBytes(s string) []byte {
+	if s == "" {
+		return []byte{}
+	}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
+
+// keepExitLines keeps the header lines of an exit (already copied by
+// Exchange.Exit) as the scratch of the next one, without their strings.
+func (p *pdk) keepExitLines(lines [][2]string) {
+	clear(lines)
+	if cap(lines) <= 64 {
+		p.exitLines = lines[:0]
+	}
+}
+
+// respExit is kong.response.exit. The body and header lines it hands to
+// Exchange.Exit are the state's scratch, overwritten by the next exit:
+// Exit must copy them (the gateway and lualibtest.FakeExchange do).
 func (p *pdk) respExit(L *lua.LState) int {
 	ex, code, bodyV, lines := p.exitArgs(L, 100, 599, "body must be a nil, string or table")
 	var body []byte
 	switch b := bodyV.(type) {
 	case lua.LString:
-		body = []byte(b)
+		body = stringBytes(string(b)) // Exit copies (Exchange contract)
 	case *lua.LTable:
-		enc, err := p.encodeJSON(b)
+		enc, err := p.encodeJSONScratch(b)
 		if err != nil {
 			raise(L, "body encoding failed while flushing response: %s", err)
 		}
@@ -388,6 +414,7 @@ func (p *pdk) respExit(L *lua.LState) int {
 		}
 	}
 	ex.Exit(int(code), body, lines, SourceExit)
+	p.keepExitLines(lines)
 	p.raiseExit(L)
 	return 0
 }
@@ -399,7 +426,7 @@ func (p *pdk) respError(L *lua.LState) int {
 	case lua.LString:
 		msg = string(m)
 	case *lua.LTable:
-		enc, err := p.encodeJSON(m)
+		enc, err := p.encodeJSONScratch(m)
 		if err != nil {
 			raise(L, "could not JSON encode the error message: %s", err)
 		}
@@ -420,6 +447,7 @@ func (p *pdk) respError(L *lua.LState) int {
 	}
 	body := errorBody(ct, msg, ex.RequestID())
 	ex.Exit(int(code), []byte(body), lines, SourceExit)
+	p.keepExitLines(lines)
 	p.raiseExit(L)
 	return 0
 }

@@ -55,6 +55,12 @@ type pdk struct {
 	config     *lua.LTable // kong.configuration
 	logger     *slog.Logger
 
+	// scratch of kong.response.exit/error, reused by every call: the
+	// Exchange copies what it keeps (Exchange.Exit)
+	jsonBuf   []byte      // encodeJSONScratch's output
+	jsonKVs   []cjKV      // encodeJSONScratch's object keys
+	exitLines [][2]string // exitArgs' header lines
+
 	exitPanic func(*lua.LState) // p.panicExit, bound once (raiseExit)
 	exitErr   *lua.ApiError     // what panicExit raises, built once
 	prevPanic func(*lua.LState) // L.Panic while an exit unwinds

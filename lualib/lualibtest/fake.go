@@ -315,13 +315,17 @@ func (f *FakeExchange) SetResponseBody(b []byte)        { f.RespBody = b }
 // Exit records the exit and, like the gateway, makes its status and headers
 // the response's.
 func (f *FakeExchange) Exit(status int, body []byte, headers [][2]string, source lualib.Source) {
-	f.Exits = append(f.Exits, ExitRecord{status, append([]byte(nil), body...), append([][2]string(nil), headers...), source})
+	rec := ExitRecord{status, append([]byte(nil), body...), append([][2]string(nil), headers...), source}
+	f.Exits = append(f.Exits, rec)
 	f.Src = source
 	f.Status = status
 	for _, h := range headers {
 		f.RespHeaders = append(without(f.RespHeaders, h[0]), h)
 	}
-	f.RespBody = body
+	f.RespBody = rec.Body // the copy: body is only valid during the call
+	if body != nil && f.RespBody == nil {
+		f.RespBody = []byte{}
+	}
 }
 func (f *FakeExchange) Exited() bool          { return len(f.Exits) > 0 }
 func (f *FakeExchange) Source() lualib.Source { return f.Src }
