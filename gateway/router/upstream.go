@@ -42,6 +42,12 @@ func UpstreamPath(servicePath, normalizedReqPath, matchedPrefix string, stripped
 		postfix = req[1:]
 	}
 	var u string
+	if pathHandling != "v1" && base == "/" && stripped && postfix != "" && postfix[0] != '/' &&
+		len(matchedPrefix) > 0 && req[len(matchedPrefix)-1] == '/' && sanitizePostfix(postfix) == postfix {
+		// joinV0 would build "/" + postfix, which req already holds (the
+		// common route path "/" with strip_path): no new string.
+		return EscapePath(req[len(matchedPrefix)-1:])
+	}
 	if pathHandling == "v1" {
 		u = joinV1(base, req, postfix, stripped)
 	} else {
@@ -70,6 +76,9 @@ func joinV0(base, req, postfix string, strip bool) string {
 			return base + postfix
 		}
 	case baseSlash:
+		if base == "/" && len(req) > 0 && req[0] == '/' {
+			return req // the common case, without building the same string
+		}
 		if len(req) > 0 {
 			return base + req[1:]
 		}

@@ -126,3 +126,25 @@ func TestEscapePathNoAlloc(t *testing.T) {
 		t.Errorf("EscapePath allocates %v times on a clean path", n)
 	}
 }
+
+// The common shapes (service path "/", route prefix "/" or "/api/", with and
+// without strip_path) give the request path back without building a string.
+func TestUpstreamPathNoAlloc(t *testing.T) {
+	for _, tc := range []struct {
+		prefix string
+		strip  bool
+		want   string
+	}{
+		{"/", true, "/users/1"},
+		{"/", false, "/users/1"},
+		{"/users/", true, "/1"},
+	} {
+		var got string
+		if n := testing.AllocsPerRun(50, func() { got = UpstreamPath("", "/users/1", tc.prefix, tc.strip, "v0") }); n != 0 {
+			t.Errorf("prefix %q strip %v: %v allocations, want 0", tc.prefix, tc.strip, n)
+		}
+		if got != tc.want {
+			t.Errorf("prefix %q strip %v: %q, want %q", tc.prefix, tc.strip, got, tc.want)
+		}
+	}
+}
