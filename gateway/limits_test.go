@@ -41,6 +41,19 @@ func startRecorder(t testing.TB) *recUpstream {
 			u.uris = append(u.uris, r.RequestURI)
 		}
 		u.mu.Unlock()
+		if strings.HasPrefix(r.URL.Path, "/big/") { // a body of that many bytes, written as read
+			size, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/big/"))
+			w.Header().Set("Content-Length", strconv.Itoa(size))
+			chunk := make([]byte, 64<<10)
+			for size > 0 {
+				n := min(size, len(chunk))
+				if _, err := w.Write(chunk[:n]); err != nil {
+					return
+				}
+				size -= n
+			}
+			return
+		}
 		if strings.HasPrefix(r.URL.Path, "/bighdr/") {
 			size, _ := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/bighdr/"))
 			w.Header().Set("X-Big", strings.Repeat("h", size))
@@ -252,6 +265,78 @@ func TestLimitsTimeouts(t *testing.T) {
 	}
 }
 
+// send_timeout: a client that stops reading its response loses the
+// connection and the request ends; one that reads slowly but steadily gets
+// the whole body however long it takes.
+func TestLimitsSendTimeout(t *testing.T) {
+	u := startRecorder(t)
+	s := testSettings()
+	s.SendTimeout = time.Second
+	tg := edgeGateway(t, u, s)
+	inflight := func() int64 { return tg.g.rt.inflight.Load() }
+
+	t.Run("stalled reader", func(t *testing.T) {
+		c, err := net.Dial("tcp", tg.proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		// far more than the socket buffers hold; never read
+		if _, err := io.WriteString(c, "GET /big/1073741824 HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(2 * time.Second)
+		for inflight() == 0 && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if inflight() == 0 {
+			t.Fatal("the request never started")
+		}
+		start := time.Now()
+		for inflight() != 0 && time.Since(start) < 15*time.Second {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if n := inflight(); n != 0 {
+			t.Fatalf("the request still runs %v after the client stopped reading (send_timeout 1s)", time.Since(start))
+		}
+		// the gateway closed the connection: what was buffered drains, then EOF
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Errorf("after the timeout: %v, want the connection closed", err)
+		}
+	})
+
+	t.Run("slow but steady reader", func(t *testing.T) {
+		c, err := net.Dial("tcp", tg.proxy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		const size = 8 << 20
+		if _, err := io.WriteString(c, "GET /big/"+strconv.Itoa(size)+" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"); err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(60 * time.Second))
+		start := time.Now()
+		var got int
+		buf := make([]byte, 128<<10)
+		for {
+			n, err := io.ReadFull(c, buf)
+			got += n
+			if err != nil {
+				break
+			}
+			time.Sleep(40 * time.Millisecond) // 3 MiB/s: the transfer outlasts send_timeout
+		}
+		if elapsed := time.Since(start); elapsed < 1500*time.Millisecond {
+			t.Logf("transfer took only %v; the test did not outlast send_timeout", elapsed)
+		}
+		if got < size {
+			t.Errorf("received %d bytes, want the whole body of %d plus the head", got, size)
+		}
+	})
+}
+
 func TestLimitsMaxConnections(t *testing.T) {
 	u := startRecorder(t)
 	s := testSettings()
@@ -308,6 +393,7 @@ func TestEdgeSettingsFromEnv(t *testing.T) {
 			"KONG_PROXY_LISTEN":                           "0.0.0.0:8000, 0.0.0.0:8443 http2 ssl reuseport backlog=16384",
 			"KONG_NGINX_HTTP_CLIENT_HEADER_TIMEOUT":       "5s",
 			"KONG_NGINX_HTTP_CLIENT_BODY_TIMEOUT":         "7",
+			"KONG_NGINX_HTTP_SEND_TIMEOUT":                "90s",
 			"KONG_NGINX_HTTP_LARGE_CLIENT_HEADER_BUFFERS": "8 16k",
 			"KONG_NGINX_EVENTS_WORKER_CONNECTIONS":        "1024",
 		}[k]
@@ -315,8 +401,8 @@ func TestEdgeSettingsFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.ClientHeaderTimeout != 5*time.Second || s.ClientBodyTimeout != 7*time.Second || s.MaxConnections != 1024 {
-		t.Errorf("timeouts/connections: %v %v %d", s.ClientHeaderTimeout, s.ClientBodyTimeout, s.MaxConnections)
+	if s.ClientHeaderTimeout != 5*time.Second || s.ClientBodyTimeout != 7*time.Second || s.SendTimeout != 90*time.Second || s.MaxConnections != 1024 {
+		t.Errorf("timeouts/connections: %v %v %v %d", s.ClientHeaderTimeout, s.ClientBodyTimeout, s.SendTimeout, s.MaxConnections)
 	}
 	if n, size := s.headerBuffers(); n != 8 || size != 16<<10 {
 		t.Errorf("header buffers %d x %d", n, size)
@@ -329,7 +415,7 @@ func TestEdgeSettingsFromEnv(t *testing.T) {
 		t.Errorf("listen entries: %+v", ls)
 	}
 	d := DefaultSettings()
-	if n, size := d.headerBuffers(); n != 4 || size != 8<<10 || d.ClientHeaderTimeout != 60*time.Second || d.ClientBodyTimeout != 60*time.Second {
+	if n, size := d.headerBuffers(); n != 4 || size != 8<<10 || d.ClientHeaderTimeout != 60*time.Second || d.ClientBodyTimeout != 60*time.Second || d.SendTimeout != 60*time.Second {
 		t.Errorf("defaults: %d x %d, %v, %v", n, size, d.ClientHeaderTimeout, d.ClientBodyTimeout)
 	}
 	for env, want := range map[string]string{

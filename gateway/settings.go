@@ -108,6 +108,11 @@ type Settings struct {
 	// 60s); both close the connection with 408.
 	ClientHeaderTimeout time.Duration
 	ClientBodyTimeout   time.Duration
+	// SendTimeout bounds the wait between two successful writes to a
+	// client (nginx_http_send_timeout, nginx's send_timeout, 60s): a client
+	// that stops reading its response loses the connection, one that reads
+	// slowly but steadily keeps it however long the transfer takes.
+	SendTimeout time.Duration
 	// LargeClientHeaderBuffers is nginx's large_client_header_buffers
 	// ("4 8k"): a request line longer than the size gets 414, a header line
 	// longer than it or headers beyond number*size get 400 "Request header
@@ -151,6 +156,7 @@ func DefaultSettings() Settings {
 		DrainTimeout:                 shutdownGrace,
 		ClientHeaderTimeout:          60 * time.Second,
 		ClientBodyTimeout:            60 * time.Second,
+		SendTimeout:                  60 * time.Second,
 		LargeClientHeaderBuffers:     "4 8k",
 	}
 }
@@ -254,6 +260,7 @@ func SettingsFromEnv(getenv func(string) string) (Settings, error) {
 	list("STATUS_SSL_CERT_KEY", &s.StatusSSLCertKey)
 	seconds("NGINX_HTTP_CLIENT_HEADER_TIMEOUT", &s.ClientHeaderTimeout)
 	seconds("NGINX_HTTP_CLIENT_BODY_TIMEOUT", &s.ClientBodyTimeout)
+	seconds("NGINX_HTTP_SEND_TIMEOUT", &s.SendTimeout)
 	str("NGINX_HTTP_LARGE_CLIENT_HEADER_BUFFERS", &s.LargeClientHeaderBuffers)
 	if v := strings.TrimSpace(getenv("KONG_NGINX_EVENTS_WORKER_CONNECTIONS")); v != "" && v != "auto" {
 		n, err := strconv.Atoi(v)

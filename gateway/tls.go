@@ -492,10 +492,13 @@ func (g *Gateway) maxConnections() int {
 // for ssl entries, the TLS splitter and the HTTP/2 bridge. h is the
 // listener's fasthttp handler (the bridge calls it too).
 func (g *Gateway) setupListener(l *listener, spec Listen, h fasthttp.RequestHandler) error {
-	bt := g.settings.ClientBodyTimeout
-	wrap := func(c net.Conn) net.Conn { return &edgeConn{Conn: c, bodyTimeout: bt} }
+	bt, st := g.settings.ClientBodyTimeout, g.settings.SendTimeout
+	wrap := func(c net.Conn) net.Conn { return &edgeConn{Conn: c, bodyTimeout: bt, sendTimeout: st} }
+	if bt <= 0 && st <= 0 {
+		wrap = nil
+	}
 	if !spec.SSL {
-		if bt > 0 {
+		if wrap != nil {
 			l.ln = &edgeListener{Listener: l.ln, wrap: wrap}
 		}
 		return nil
@@ -504,9 +507,6 @@ func (g *Gateway) setupListener(l *listener, spec Listen, h fasthttp.RequestHand
 	cfg, err := g.tlsConfig(l.kind, spec)
 	if err != nil {
 		return err
-	}
-	if bt <= 0 {
-		wrap = nil
 	}
 	sp := newTLSSplitter(l.ln, cfg, g.settings.ClientHeaderTimeout, g.maxConnections(), wrap)
 	l.split = sp
@@ -571,15 +571,46 @@ func (l *edgeListener) Accept() (net.Conn, error) {
 // ahead (at most eight times per bodyTimeout), so a slow but live upload goes on and a
 // stalled one ends. Outside bodies fasthttp's own deadlines apply
 // (client_header_timeout for headers, 60s idle between requests).
+// Writes get nginx's send_timeout the same way: each write starts with the
+// write deadline at least 7/8 of sendTimeout ahead, so only a client that
+// stops reading for that long loses the connection.
 type edgeConn struct {
 	net.Conn
 	bodyTimeout time.Duration
+	sendTimeout time.Duration
 	inBody      atomic.Bool
 	last        time.Time // only the connection's serving goroutine reads
+	// armed is when Write last set the write deadline (time since
+	// edgeEpoch; 0: not armed). Setting a deadline from outside clears it,
+	// so the next Write arms again rather than trust a deadline replaced.
+	armed atomic.Int64
+}
+
+var edgeEpoch = time.Now()
+
+func (c *edgeConn) Write(p []byte) (int, error) {
+	if c.sendTimeout > 0 {
+		now := time.Since(edgeEpoch)
+		if a := c.armed.Load(); a == 0 || now-time.Duration(a) > c.sendTimeout/8 {
+			_ = c.Conn.SetWriteDeadline(edgeEpoch.Add(now + c.sendTimeout))
+			c.armed.Store(int64(max(now, 1)))
+		}
+	}
+	return c.Conn.Write(p)
+}
+
+func (c *edgeConn) SetDeadline(t time.Time) error {
+	c.armed.Store(0)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *edgeConn) SetWriteDeadline(t time.Time) error {
+	c.armed.Store(0)
+	return c.Conn.SetWriteDeadline(t)
 }
 
 func (c *edgeConn) Read(p []byte) (int, error) {
-	if c.inBody.Load() {
+	if c.bodyTimeout > 0 && c.inBody.Load() {
 		if now := time.Now(); now.Sub(c.last) > c.bodyTimeout/8 {
 			_ = c.Conn.SetReadDeadline(now.Add(c.bodyTimeout))
 			c.last = now
