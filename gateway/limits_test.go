@@ -265,6 +265,82 @@ func TestLimitsTimeouts(t *testing.T) {
 	}
 }
 
+// A bare LF ends lines of the first request head as nginx accepts it; the
+// body and CRLF requests pass byte for byte.
+func TestBareLFHead(t *testing.T) {
+	u := startRecorder(t)
+	s := testSettings()
+	s.ClientHeaderTimeout = 3 * time.Second // a regression would wait for it
+	tg := edgeGateway(t, u, s)
+	for _, tt := range []struct {
+		name  string
+		parts []string
+		body  string
+	}{
+		{"bare LF", []string{"GET /a HTTP/1.1\nHost: x\nConnection: close\n\n"}, "ok 0 <nil>"},
+		{"mixed line ends", []string{"GET /b HTTP/1.1\r\nHost: x\nConnection: close\r\n\n"}, "ok 0 <nil>"},
+		{"leading empty line", []string{"\nGET /c HTTP/1.1\nHost: x\nConnection: close\n\n"}, "ok 0 <nil>"},
+		{"body with LFs untouched", []string{"POST /d HTTP/1.1\nHost: x\nContent-Length: 6\nConnection: close\n\na\n\nb\n\n"}, "ok 6 <nil>"},
+		{"CRLF head, body with LFs", []string{"POST /e HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nConnection: close\r\n\r\n\n\na\n"}, "ok 4 <nil>"},
+		{"head split across reads", []string{"GET /f HTTP/1.1\nHo", "st: x\r", "\nConnection: close\n", "\n"}, "ok 0 <nil>"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := exchange(t, tg.proxy, 30*time.Millisecond, tt.parts...)
+			if r.status != 200 || r.body != tt.body {
+				t.Errorf("got %d %q after %v, want 200 %q", r.status, r.body, r.elapsed, tt.body)
+			}
+		})
+	}
+	if got := strings.Join(u.seen(), " "); got != "/a /b /c /d /e /f" {
+		t.Errorf("upstream saw %s", got)
+	}
+}
+
+func TestHeadFix(t *testing.T) {
+	for _, tt := range []struct {
+		in, want string
+		buf      int // the reader's buffer; 0: as long as the input
+	}{
+		{"GET / HTTP/1.1\r\nHost: x\r\n\r\nbody\n\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\nbody\n\n", 0},
+		{"GET / HTTP/1.1\nHost: x\n\nbody\n\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\nbody\n\n", 0},
+		{"GET / HTTP/1.1\nHost: x\n\nGET / HTTP/1.1\nHost: y\n\n", "GET / HTTP/1.1\r\nHost: x\r\n\r\nGET / HTTP/1.1\nHost: y\n\n", 0},
+		{"\r\n\nGET / HTTP/1.1\nA: b\n\n", "\r\n\r\nGET / HTTP/1.1\r\nA: b\r\n\r\n", 0},
+		{"GET / HTTP/1.1\nHost: x\n\nbody", "GET / HTTP/1.1\r\nHost: x\r\n\r\nbody", 4}, // converted bytes overflow the buffer
+		{"GET / HTTP/1.1\r\nHost: x\r\n\nrest", "GET / HTTP/1.1\r\nHost: x\r\n\r\nrest", 1},
+	} {
+		// read the input in pieces of every size up to 7 bytes
+		for piece := 1; piece <= 7; piece++ {
+			var h headFix
+			h.on = true
+			var out []byte
+			in := []byte(tt.in)
+			bufSize := tt.buf
+			for len(in) > 0 || len(h.pending) > 0 {
+				size := bufSize
+				if size == 0 {
+					size = piece
+				}
+				p := make([]byte, size)
+				var n int
+				if len(h.pending) > 0 {
+					n = copy(p, h.pending)
+					h.pending = h.pending[n:]
+				} else {
+					n = copy(p, in[:min(piece, len(in), size)])
+					in = in[n:]
+					if h.on {
+						n = h.fix(p, n)
+					}
+				}
+				out = append(out, p[:n]...)
+			}
+			if string(out) != tt.want {
+				t.Errorf("%q in pieces of %d: %q, want %q", tt.in, piece, out, tt.want)
+			}
+		}
+	}
+}
+
 // send_timeout: a client that stops reading its response loses the
 // connection and the request ends; one that reads slowly but steadily gets
 // the whole body however long it takes.

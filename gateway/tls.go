@@ -498,9 +498,12 @@ func (g *Gateway) setupListener(l *listener, spec Listen, h fasthttp.RequestHand
 		wrap = nil
 	}
 	if !spec.SSL {
-		if wrap != nil {
-			l.ln = &edgeListener{Listener: l.ln, wrap: wrap}
-		}
+		// In clear text the first request head of a connection is also
+		// read for bare LF line ends (headFix); TLS connections are
+		// wrapped below the TLS layer, where the bytes are ciphertext.
+		l.ln = &edgeListener{Listener: l.ln, wrap: func(c net.Conn) net.Conn {
+			return &edgeConn{Conn: c, bodyTimeout: bt, sendTimeout: st, head: headFix{on: true}}
+		}}
 		return nil
 	}
 	l.scheme = "https"
@@ -584,6 +587,7 @@ type edgeConn struct {
 	// edgeEpoch; 0: not armed). Setting a deadline from outside clears it,
 	// so the next Write arms again rather than trust a deadline replaced.
 	armed atomic.Int64
+	head  headFix // clear-text listeners only
 }
 
 var edgeEpoch = time.Now()
@@ -610,13 +614,82 @@ func (c *edgeConn) SetWriteDeadline(t time.Time) error {
 }
 
 func (c *edgeConn) Read(p []byte) (int, error) {
+	if len(c.head.pending) > 0 {
+		n := copy(p, c.head.pending)
+		c.head.pending = c.head.pending[n:]
+		return n, nil
+	}
 	if c.bodyTimeout > 0 && c.inBody.Load() {
 		if now := time.Now(); now.Sub(c.last) > c.bodyTimeout/8 {
 			_ = c.Conn.SetReadDeadline(now.Add(c.bodyTimeout))
 			c.last = now
 		}
 	}
-	return c.Conn.Read(p)
+	n, err := c.Conn.Read(p)
+	if c.head.on && n > 0 {
+		n = c.head.fix(p, n)
+	}
+	return n, err
+}
+
+// headFix accepts a bare LF as a line end in the first request head of a
+// connection, as nginx does (RFC 9112 2.2 allows it): fasthttp waits for
+// CRLFCRLF and would hold such a request until client_header_timeout. Each
+// bare LF of that head gets its CR; what follows the head (the body, later
+// requests) passes untouched. Later heads on the same connection are not
+// looked at: where one ends is known only to the parser.
+type headFix struct {
+	on      bool   // still inside the first head
+	started bool   // a byte other than CR/LF was seen (leading empty lines are skipped, RFC 9112 2.2)
+	empty   bool   // the current line has no byte other than CR so far
+	cr      bool   // the previous byte was CR
+	pending []byte // converted bytes that did not fit the caller's buffer
+}
+
+// fix scans p[:n], the next bytes read, and returns how many bytes of p
+// the caller gets; bytes past len(p) wait in pending.
+func (h *headFix) fix(p []byte, n int) int {
+	end, bare, cr0 := n, 0, h.cr // end: where the head ends in p (n if not in this read)
+	for i, b := range p[:n] {
+		switch b {
+		case '\r':
+			h.cr = true
+			continue
+		case '\n':
+			if !h.cr {
+				bare++
+			}
+			h.cr = false
+			if h.started && h.empty {
+				h.on = false
+				end = i + 1
+			}
+			h.empty = true
+		default:
+			h.cr, h.started, h.empty = false, true, false
+		}
+		if !h.on {
+			break
+		}
+	}
+	if bare == 0 {
+		return n
+	}
+	out := make([]byte, 0, n+bare)
+	prevCR := cr0 // a CR that ended the previous read
+	for _, b := range p[:end] {
+		if b == '\n' && !prevCR {
+			out = append(out, '\r')
+		}
+		out = append(out, b)
+		prevCR = b == '\r'
+	}
+	out = append(out, p[end:n]...)
+	m := copy(p, out)
+	if m < len(out) {
+		h.pending = out[m:]
+	}
+	return m
 }
 
 func edgeConnOf(c net.Conn) *edgeConn {
