@@ -507,15 +507,19 @@ func (r *request) writeExit() {
 	resp := &r.ctx.Response
 	resp.SetStatusCode(r.exitStatus)
 	applyExitHeaders(&resp.Header, r.exitHeaders)
+	// The names are constants in canonical form: SetCanonical skips
+	// normalising them (Set copies and normalises every name).
 	f := &r.rt.flags
 	if f.server {
-		resp.Header.Set(hdrServer, serverToken)
+		resp.Header.SetServer(serverToken)
 	}
 	if f.respLatency {
-		resp.Header.Set(hdrResponseLatency, strconv.FormatInt((time.Since(r.start)-r.waiting).Milliseconds(), 10))
+		n := len(r.buf)
+		r.buf = strconv.AppendInt(r.buf, (time.Since(r.start) - r.waiting).Milliseconds(), 10)
+		resp.Header.SetCanonical(s2b(hdrResponseLatency), r.buf[n:])
 	}
 	if f.requestID {
-		resp.Header.Set(hdrRequestID, r.requestIDView())
+		resp.Header.SetCanonical(s2b(hdrRequestID), r.id[:])
 	}
 	r.debugHeaders(&resp.Header)
 	if r.exitHasBody {
@@ -554,9 +558,12 @@ func applyExitHeaders(h *fasthttp.ResponseHeader, hs [][2]string) {
 				break
 			}
 		}
-		if repeated {
+		switch {
+		case repeated:
 			h.Add(kv[0], kv[1])
-		} else {
+		case kv[0] == hdrContentType: // kong.response.exit's JSON and error bodies
+			h.SetContentType(kv[1])
+		default:
 			h.Set(kv[0], kv[1])
 		}
 	}
