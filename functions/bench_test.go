@@ -162,6 +162,20 @@ func BenchmarkWatchdogInterleaved(b *testing.B) {
 	}
 }
 
+// BenchmarkWatchdogBeginEnd is what the watchdog adds to every call of a
+// state of a Set: begin and end around it.
+func BenchmarkWatchdogBeginEnd(b *testing.B) {
+	set := testSet(b, Settings{}, newFakeVM(), testPlugin(b, PreFunction, "p", access("x = 1")))
+	st := set.idle[0]
+	b.ReportAllocs()
+	for b.Loop() {
+		st.wd.begin()
+		if st.wd.end() != stopNone {
+			b.Fatal("the watchdog stopped an empty call")
+		}
+	}
+}
+
 // threadCPU is the CPU time of the calling thread (lock it first): on a
 // shared machine it is a steadier measure than wall time.
 func threadCPU() int64 {
@@ -320,4 +334,44 @@ func BenchmarkExitPDK(b *testing.B) {
 		len(ex.headers) != 1 || ex.headers[0] != [2]string{"Content-Type", "application/json; charset=utf-8"} {
 		b.Fatalf("exit = %v %d %q %q", ex.exited, ex.status, ex.body, ex.headers)
 	}
+}
+
+// BenchmarkSandboxInterleaved runs the bearer check through Run with the
+// real PDK under untrusted_lua = sandbox (kong.* behind write-protected
+// proxies: each level a miss on the proxy, its metatable's __index, the
+// view) and = on (the real kong tables), batch by batch, and reports each
+// mode's CPU ns per request: what the protection costs.
+func BenchmarkSandboxInterleaved(b *testing.B) {
+	p := testPlugin(b, PreFunction, "p", access(bearerCheck))
+	hs := make([]*Handler, 2)
+	for i, mode := range []string{"sandbox", "on"} {
+		set, err := NewSet(&declarative.Config{Plugins: []*declarative.Plugin{p}}, Settings{UntrustedLua: mode})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer set.Close()
+		hs[i] = set.Handler(p)
+	}
+	ex := newEx().AddHeader("Authorization", "Bearer secret-token-123")
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	const batch = 50
+	var d [2]int64
+	for b.Loop() {
+		for i, h := range hs {
+			t0 := threadCPU()
+			for range batch {
+				ex.UpHeaders = ex.UpHeaders[:1]
+				var lease *Lease
+				if err := h.Run(lualib.PhaseAccess, ex, &lease); err != nil {
+					b.Fatal(err)
+				}
+				lease.Release()
+			}
+			d[i] += threadCPU() - t0
+		}
+	}
+	n := float64(b.N * batch)
+	b.ReportMetric(float64(d[0])/n, "cpu-ns-sandbox")
+	b.ReportMetric(float64(d[1])/n, "cpu-ns-on")
 }
