@@ -434,20 +434,42 @@ func s2b(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 func (r *request) copyResponse() {
 	up := &r.upResp.Header
 	out := &r.ctx.Response.Header
-	out.Reset()
-	out.SetNoDefaultContentType(true)
-	r.ctx.Response.SetStatusCode(up.StatusCode())
 
+	// Without hop-by-hop headers (or names the Connection header lists) the
+	// whole head is taken in one copy (CopyTo copies slices; adding header
+	// by header normalised and copied each name again), then what describes
+	// the upstream connection rather than the answer is reset: its framing,
+	// status line text and protocol. With them, header by header, skipping
+	// those (fasthttp's Del would reorder repeated headers).
 	conn := r.scratch[:0]
 	for _, v := range up.PeekAll(hdrConnection) {
 		conn = append(append(conn, v...), ',')
 	}
 	r.scratch = conn
-	for k, v := range up.All() {
-		if isHopByHop(k) || string(k) == "Content-Length" || listedIn(conn, k) {
-			continue
+	hop := false
+	for k := range up.All() {
+		if isHopByHop(k) || listedIn(conn, k) {
+			hop = true
+			break
 		}
-		out.AddBytesKV(k, v)
+	}
+	if !hop {
+		up.CopyTo(out)
+		out.SetNoDefaultContentType(true)
+		out.ResetConnectionClose()
+		out.SetProtocol(nil)
+		out.SetStatusMessage(nil)
+		out.SetContentLength(0)
+	} else {
+		out.Reset()
+		out.SetNoDefaultContentType(true)
+		out.SetStatusCode(up.StatusCode())
+		for k, v := range up.All() {
+			if isHopByHop(k) || string(k) == "Content-Length" || listedIn(conn, k) {
+				continue
+			}
+			out.AddBytesKV(k, v)
+		}
 	}
 	for _, op := range r.respOps {
 		switch op.op {
@@ -471,19 +493,26 @@ func (r *request) copyResponse() {
 		}
 	}
 	if f.server && len(up.Peek(hdrServer)) == 0 {
-		out.Set(hdrServer, serverToken)
+		out.SetServer(serverToken)
 	}
+	// constant names in canonical form: SetCanonical skips normalising them
 	if f.upstreamLatency {
-		out.Set(hdrUpstreamLatency, strconv.FormatInt(r.upHeaders.Sub(r.upStart).Milliseconds(), 10))
+		n := len(r.buf)
+		r.buf = strconv.AppendInt(r.buf, r.upHeaders.Sub(r.upStart).Milliseconds(), 10)
+		out.SetCanonical(s2b(hdrUpstreamLatency), r.buf[n:])
 	}
 	if f.proxyLatency {
-		out.Set(hdrProxyLatency, strconv.FormatInt(r.upStart.Sub(r.start).Milliseconds(), 10))
+		n := len(r.buf)
+		r.buf = strconv.AppendInt(r.buf, r.upStart.Sub(r.start).Milliseconds(), 10)
+		out.SetCanonical(s2b(hdrProxyLatency), r.buf[n:])
 	}
 	if f.upstreamStatus {
-		out.Set(hdrUpstreamStatus, strconv.Itoa(r.svcStatus))
+		n := len(r.buf)
+		r.buf = strconv.AppendInt(r.buf, int64(r.svcStatus), 10)
+		out.SetCanonical(s2b(hdrUpstreamStatus), r.buf[n:])
 	}
 	if f.requestID {
-		out.SetBytesV(hdrRequestID, r.id[:])
+		out.SetCanonical(s2b(hdrRequestID), r.id[:])
 	}
 	r.debugHeaders(out)
 }

@@ -417,3 +417,86 @@ func TestOversizedHeaders(t *testing.T) {
 		t.Errorf("got %.200q", out)
 	}
 }
+
+// startFixedUpstream answers every request with the given status line, a
+// repeated header and a two-byte body; an HTTP/1.0 one closes the
+// connection after its answer, an HTTP/1.1 one keeps it.
+func startFixedUpstream(t *testing.T, statusLine string) (string, int) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	resp := statusLine + "\r\nContent-Type: text/plain\r\nX-A: 1\r\nX-B: b\r\nX-A: 2\r\nContent-Length: 2\r\n\r\nok"
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				br := bufio.NewReader(c)
+				for {
+					for {
+						line, err := br.ReadString('\n')
+						if err != nil {
+							return
+						}
+						if line == "\r\n" {
+							break
+						}
+					}
+					if _, err := io.WriteString(c, resp); err != nil || strings.HasPrefix(statusLine, "HTTP/1.0") {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	a := ln.Addr().(*net.TCPAddr)
+	return a.IP.String(), a.Port
+}
+
+// What belongs to the upstream's connection (HTTP/1.0, its reason phrase,
+// its closing) does not leak into the client's response; the answer's
+// headers keep their order.
+func TestUpstreamConnectionNotForwarded(t *testing.T) {
+	for _, statusLine := range []string{"HTTP/1.1 200 Fine By Me", "HTTP/1.0 200 Fine By Me"} {
+		t.Run(statusLine, func(t *testing.T) {
+			host, port := startFixedUpstream(t, statusLine)
+			s := testSettings()
+			yml := "_format_version: \"3.0\"\nservices:\n- name: origin\n  url: http://" + host + ":" + strconv.Itoa(port) +
+				"\n  routes:\n  - name: r\n    paths: [/]\n"
+			tg := startGateway(t, loadYAML(t, yml, s), s, nil)
+			c, err := net.Dial("tcp", tg.proxy)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			br := bufio.NewReader(c)
+			for i := range 2 { // the second request proves the client connection stayed open
+				if _, err := io.WriteString(c, "GET /x HTTP/1.1\r\nHost: example.com\r\n\r\n"); err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				res, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("request %d: %v", i, err)
+				}
+				body, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				if res.Proto != "HTTP/1.1" || res.Status != "200 OK" || string(body) != "ok" {
+					t.Errorf("request %d: %s %s %q, want HTTP/1.1 200 OK \"ok\"", i, res.Proto, res.Status, body)
+				}
+				if got := strings.Join(res.Header.Values("X-A"), ","); got != "1,2" || res.Header.Get("X-B") != "b" {
+					t.Errorf("request %d: X-A %q X-B %q", i, got, res.Header.Get("X-B"))
+				}
+				if res.Close || res.Header.Get("Connection") != "" {
+					t.Errorf("request %d: the client connection is closed (Connection %q)", i, res.Header.Get("Connection"))
+				}
+			}
+		})
+	}
+}
