@@ -8,9 +8,13 @@ import (
 )
 
 // Header names the proxy writes on every request, pre-rendered so the hot
-// path does not build them.
+// path does not build them. Each is in the form both fasthttp's
+// normalisation and net/http's canonicalisation give (X-Real-Ip, not
+// X-Real-IP): the HTTP/2 bridge stores net/http's names with normalising
+// off, and a name spelt otherwise would not find the client's copy to
+// replace it.
 const (
-	hdrXRealIP          = "X-Real-IP"
+	hdrXRealIP          = "X-Real-Ip"
 	hdrXForwardedFor    = "X-Forwarded-For"
 	hdrXForwardedProto  = "X-Forwarded-Proto"
 	hdrXForwardedHost   = "X-Forwarded-Host"

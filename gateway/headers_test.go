@@ -500,3 +500,16 @@ func TestUpstreamConnectionNotForwarded(t *testing.T) {
 		})
 	}
 }
+
+// The names the proxy writes are spelt as net/http canonicalises them (and
+// fasthttp normalises them): the HTTP/2 bridge stores net/http's spelling
+// with normalising off, where another spelling would miss the client's copy.
+func TestHeaderNamesCanonical(t *testing.T) {
+	for _, name := range []string{hdrXRealIP, hdrXForwardedFor, hdrXForwardedProto, hdrXForwardedHost, hdrXForwardedPort,
+		hdrXForwardedPath, hdrXForwardedPrefix, hdrVia, hdrServer, hdrRequestID, hdrUpstreamLatency, hdrProxyLatency,
+		hdrResponseLatency, hdrUpstreamStatus, hdrConnection, hdrUpgrade, hdrLocation, hdrAccept, hdrContentType} {
+		if c := http.CanonicalHeaderKey(name); c != name {
+			t.Errorf("%q is not canonical (%q)", name, c)
+		}
+	}
+}

@@ -328,6 +328,20 @@ func TestTLSHTTP2(t *testing.T) {
 	if n != 300000 || res.ProtoMajor != 2 {
 		t.Errorf("big body over h2: %d bytes, %s", n, res.Proto)
 	}
+	// Forwarding headers a client sends over HTTP/2 are replaced, as over
+	// HTTP/1.1 (the bridge keeps net/http's spelling of names, X-Real-Ip).
+	spoof, _ := http.NewRequest("GET", base+"/secure/spoof", nil)
+	spoof.Header.Set("X-Real-IP", "6.6.6.6")
+	spoof.Header.Set("X-Kong-Request-Id", "spoofed")
+	sres, err := h2.Do(spoof)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(sres.Body)
+	sres.Body.Close()
+	if !strings.Contains(string(b), `"x-real-ip":["127.0.0.1"]`) || strings.Contains(string(b), "spoofed") || strings.Contains(string(b), "6.6.6.6") {
+		t.Errorf("forwarding headers over h2 not replaced: %s", b)
+	}
 	// Repeated response headers and hop-by-hop ones cross the bridge as in HTTP/1.1.
 	res, err = h2.Get(base + "/both/__hop")
 	if err != nil {
