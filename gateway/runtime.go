@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/textproto"
 	"os"
 	"runtime"
 	"sync"
@@ -31,7 +32,9 @@ type Runtime struct {
 	dictSize map[string]int // ngx.shared zones and their capacities
 	nodeID   string
 	hostname string
-	// realIPHeader is the lower-case real_ip_header name, "" for proxy_protocol.
+	// realIPHeader is the real_ip_header name in canonical form (found
+	// over HTTP/2 too, where names are not normalised), "" for
+	// proxy_protocol.
 	realIPHeader string
 
 	// balancers holds the upstream balancers and target health across
@@ -78,7 +81,7 @@ func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
 	}
 	rt.shared = lualib.NewSharedDicts(rt.dictSize)
 	if s.RealIPHeader != "proxy_protocol" {
-		rt.realIPHeader = s.RealIPHeader
+		rt.realIPHeader = textproto.CanonicalMIMEHeaderKey(s.RealIPHeader)
 	}
 	rt.metrics = metrics.New(metrics.Options{NodeID: rt.nodeID, Version: KongVersion, Node: rt.nodeStats, Logger: logger})
 	rt.balancers = balancer.NewRegistry(balancer.Options{Logger: logger.With("component", "balancer")})
