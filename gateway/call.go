@@ -301,6 +301,11 @@ func retryable(err error, streamed bool) bool {
 func (r *request) setForwardHeaders() {
 	h := &r.ctx.Request.Header
 	sent := forwardHeadersSent(h)
+	// The names below are canonical constants (TestHeaderNamesCanonical):
+	// normalising them again on every Add and Del is wasted work.
+	if !h.DisableNormalizing() {
+		defer h.EnableNormalizing()
+	}
 	put := func(bit uint16, key, value string) {
 		if sent&bit != 0 {
 			h.Del(key)
