@@ -61,7 +61,7 @@ bench-go:
 # crashers found land there and stay as regression seeds for plain go test).
 FUZZ_TARGETS := ./declarative:FuzzLoad ./gateway/router:FuzzMatch ./gateway/router:FuzzNormalizePath \
 	./gateway:FuzzAcceptNegotiation ./lualib:FuzzPDK ./lualib:FuzzCJSONDecode ./lualib:FuzzNgxReCompile \
-	./lualib:FuzzPatternEquivalence ./functions:FuzzCompile
+	./lualib:FuzzPatternEquivalence ./functions:FuzzCompile ./gateway:FuzzHeadFix
 fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 	  echo "== $$fn ($$pkg, $(FUZZTIME))"; \

@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net"
@@ -310,35 +311,68 @@ func TestHeadFix(t *testing.T) {
 	} {
 		// read the input in pieces of every size up to 7 bytes
 		for piece := 1; piece <= 7; piece++ {
-			var h headFix
-			h.on = true
-			var out []byte
-			in := []byte(tt.in)
 			bufSize := tt.buf
-			for len(in) > 0 || len(h.pending) > 0 {
-				size := bufSize
-				if size == 0 {
-					size = piece
-				}
-				p := make([]byte, size)
-				var n int
-				if len(h.pending) > 0 {
-					n = copy(p, h.pending)
-					h.pending = h.pending[n:]
-				} else {
-					n = copy(p, in[:min(piece, len(in), size)])
-					in = in[n:]
-					if h.on {
-						n = h.fix(p, n)
-					}
-				}
-				out = append(out, p[:n]...)
+			if bufSize == 0 {
+				bufSize = piece
 			}
-			if string(out) != tt.want {
+			if out := runHeadFix([]byte(tt.in), []int{piece}, bufSize); string(out) != tt.want {
 				t.Errorf("%q in pieces of %d: %q, want %q", tt.in, piece, out, tt.want)
 			}
 		}
 	}
+}
+
+// runHeadFix passes in through a fresh headFix in reads of the given
+// sizes (cycled) into a buffer of bufSize, as edgeConn.Read does.
+func runHeadFix(in []byte, sizes []int, bufSize int) []byte {
+	h := headFix{on: true}
+	var out []byte
+	for i := 0; len(in) > 0 || len(h.pending) > 0; i++ {
+		p := make([]byte, bufSize)
+		var n int
+		if len(h.pending) > 0 {
+			n = copy(p, h.pending)
+			h.pending = h.pending[n:]
+		} else {
+			n = copy(p, in[:min(max(sizes[i%len(sizes)], 1), len(in))])
+			in = in[n:]
+			if h.on {
+				n = h.fix(p, n)
+			}
+		}
+		out = append(out, p[:n]...)
+	}
+	return out
+}
+
+// FuzzHeadFix: only CRs are ever added, never where a CR already precedes a
+// LF, input without a bare LF passes unchanged, and how the bytes arrive
+// (read sizes, buffer size) does not change the result.
+func FuzzHeadFix(f *testing.F) {
+	f.Add([]byte("GET / HTTP/1.1\nHost: x\n\nbody\n\n"), uint8(3), uint8(16))
+	f.Add([]byte("\r\n\nGET / HTTP/1.1\r\nA: b\n\r\nrest\n"), uint8(1), uint8(4))
+	f.Add([]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n\n\n"), uint8(7), uint8(2))
+	f.Fuzz(func(t *testing.T, in []byte, piece, buf uint8) {
+		whole := runHeadFix(in, []int{len(in) + 1}, len(in)+1)
+		if got := runHeadFix(in, []int{int(piece), int(piece)/2 + 1}, int(buf)+1); !bytes.Equal(got, whole) {
+			t.Fatalf("read in pieces: %q, whole: %q", got, whole)
+		}
+		if !bytes.Equal(bytes.ReplaceAll(whole, []byte("\r"), nil), bytes.ReplaceAll(in, []byte("\r"), nil)) {
+			t.Fatalf("more than CRs changed: %q -> %q", in, whole)
+		}
+		if bytes.Contains(whole, []byte("\r\r\n")) && !bytes.Contains(in, []byte("\r\r\n")) {
+			t.Fatalf("a CR added after a CR: %q -> %q", in, whole)
+		}
+		bare := false
+		for i, b := range in {
+			if b == '\n' && (i == 0 || in[i-1] != '\r') {
+				bare = true
+			}
+		}
+		if !bare && !bytes.Equal(whole, in) {
+			t.Fatalf("no bare LF, yet changed: %q -> %q", in, whole)
+		}
+	})
 }
 
 // send_timeout: a client that stops reading its response loses the
