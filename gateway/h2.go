@@ -148,8 +148,10 @@ func (b *h2Bridge) ServeHTTP(w http.ResponseWriter, hr *http.Request) {
 	}
 	ctx.Init2(c, fasthttpLogger{b.g.logger}, false)
 
+	// Names are normalised as on HTTP/1.1 (net/http's canonical form is
+	// the same), so lookups by any spelling (the PDK's get_header
+	// ("authorization"), clear_header) find them.
 	req := &ctx.Request
-	req.Header.DisableNormalizing()
 	req.Header.SetMethod(hr.Method)
 	req.Header.SetRequestURI(hr.RequestURI)
 	req.Header.SetHost(hr.Host)

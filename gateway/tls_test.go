@@ -584,3 +584,48 @@ func BenchmarkH2BridgeConversion(b *testing.B) {
 		}
 	}
 }
+
+// Over HTTP/2 the PDK finds request headers whatever case a function
+// spells them in, as over HTTP/1.1 (h2 names arrive lower-case, the bridge
+// hands them on in net/http's form).
+func TestTLSHTTP2PDKHeaderCase(t *testing.T) {
+	c := genCert(t, "a.test", false)
+	host, port, _ := startEcho(t)
+	yml := fmt.Sprintf(`_format_version: "3.0"
+services:
+- name: echo
+  url: http://%s:%d
+  routes:
+  - name: r
+    paths: [/]
+    plugins:
+    - name: pre-function
+      config:
+        access:
+        - |
+          local a = kong.request.get_header("authorization") or "-"
+          local b = kong.request.get_header("X_REAL_THING") or "-"
+          local h = kong.request.get_headers()
+          kong.service.request.set_header("x-seen", a .. "|" .. b .. "|" .. tostring(h["Authorization"]))
+          kong.service.request.clear_header("x-drop-me")
+certificates:
+%s`, host, port, certYAML(c, "a.test"))
+	for _, flags := range []string{"ssl", "ssl http2"} {
+		t.Run(flags, func(t *testing.T) {
+			tg := tlsGateway(t, testSettings(), flags, yml)
+			req, _ := http.NewRequest("GET", "https://"+tg.proxy+"/x", nil)
+			req.Header.Set("Authorization", "Bearer t")
+			req.Header.Set("X-Real-Thing", "yes")
+			req.Header.Set("X-Drop-Me", "1")
+			res, err := httpsClient("a.test", flags == "ssl http2").Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if !strings.Contains(string(b), `"x-seen":["Bearer t|yes|Bearer t"]`) || strings.Contains(string(b), "x-drop-me") {
+				t.Errorf("%s: %s", res.Proto, b)
+			}
+		})
+	}
+}
