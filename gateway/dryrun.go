@@ -344,8 +344,7 @@ func (in *DryRunRequest) fill(req *fasthttp.Request) error {
 	}
 	req.Header.SetMethod(method)
 	req.SetRequestURI(target)
-	req.Header.DisableNormalizing()
-	req.URI().DisablePathNormalizing = true
+	req.URI().DisablePathNormalizing = true // header names are normalised, as the proxy listener does
 	host := in.Host
 	if host == "" {
 		host = "localhost"

@@ -32,7 +32,7 @@ services:
       config:
         access:
         - |
-          kong.service.request.set_header("X-Added", "yes")
+          kong.service.request.set_header("X-Added", kong.request.get_header("X-Client") or "yes")
           kong.service.request.set_raw_body("changed")
     - name: post-function
       config:
@@ -190,6 +190,12 @@ func TestDryRun(t *testing.T) {
 				// the route's post-function replaces the global one (log included)
 				if got := strings.Join(phases, " "); got != "pre-function:access post-function:header_filter" {
 					t.Errorf("trace = %s", got)
+				}
+			}},
+		{"header names match in any case, as on the proxy", DryRunRequest{Target: "/rw", Headers: [][2]string{{"x-client", "lower"}}},
+			func(t *testing.T, r *DryRunResult) {
+				if v, _ := header(r.Upstream.Headers, "X-Added"); v != "lower" {
+					t.Errorf("X-Added = %q, want the client's x-client", v)
 				}
 			}},
 		{"resty.redis is refused", DryRunRequest{Target: "/redis"},
