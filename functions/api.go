@@ -93,6 +93,8 @@ type Set struct {
 	nslots   int // functions in the set: one slot per function per state
 	nconfs   int // plugin instances: one conf table per instance per state
 
+	wds *watchdogs // the states' shared watchdog ticker (watchdog.go)
+
 	mu      sync.Mutex
 	idle    []*state
 	created int // states created so far (gives each its WorkerPID)
@@ -109,7 +111,8 @@ func newSet(cfg *declarative.Config, s Settings, v vm) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	set := &Set{settings: s, vm: v, log: s.Logger, handlers: map[*declarative.Plugin]*Handler{}}
+	set := &Set{settings: s, vm: v, log: s.Logger, handlers: map[*declarative.Plugin]*Handler{},
+		wds: newWatchdogs(s.MaxExecutionTime)}
 	if cfg == nil {
 		return set, nil
 	}
@@ -152,6 +155,7 @@ func (s *Set) Close() {
 	idle := s.idle
 	s.idle, s.closed = nil, true
 	s.mu.Unlock()
+	s.wds.close()
 	for _, st := range idle {
 		st.close()
 	}

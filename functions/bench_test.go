@@ -33,8 +33,8 @@ const bearerCheck = `return function(conf)
 end`
 
 // BenchmarkWatchdog measures what bounding every call costs (DECISIONS row
-// 10): no limit at all, the chosen per-state context plus a reused timer,
-// and a fresh context.WithTimeout per call.
+// 10): no limit at all, a per-state context plus a reused timer (the
+// scheme until 2026-11-26), and a fresh context.WithTimeout per call.
 func BenchmarkWatchdog(b *testing.B) {
 	scripts := map[string]string{
 		"loop1000": "local s = 0 for i = 1, 1000 do s = s + i end return s",
@@ -97,7 +97,8 @@ func BenchmarkWatchdog(b *testing.B) {
 }
 
 // BenchmarkWatchdogInterleaved runs the three variants of BenchmarkWatchdog
-// round-robin, batch by batch, and charges each the CPU time of its own
+// (the timer one was the scheme until 2026-11-26), and the chosen one (the
+// set's shared ticker, watchdog.go), round-robin, batch by batch, and charges each the CPU time of its own
 // thread (CLOCK_THREAD_CPUTIME_ID), so that load from other processes on a
 // shared machine does not skew the comparison. It reports each variant's
 // CPU ns per call.
@@ -115,18 +116,31 @@ func BenchmarkWatchdogInterleaved(b *testing.B) {
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
 			cpu := threadCPU
-			plain, timed, perCall := lua.NewState(), lua.NewState(), lua.NewState()
+			plain, timed, perCall, ticked := lua.NewState(), lua.NewState(), lua.NewState(), lua.NewState()
 			defer plain.Close()
 			defer timed.Close()
 			defer perCall.Close()
+			defer ticked.Close()
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			timed.SetContext(ctx)
 			timer := time.AfterFunc(time.Hour, cancel)
 			timer.Stop()
+			// the chosen scheme: the set's shared ticker (watchdog.go)
+			tctx, tcancel := context.WithCancel(context.Background())
+			defer tcancel()
+			ticked.SetContext(tctx)
+			wds := newWatchdogs(5 * time.Second)
+			defer wds.close()
+			var wd watchdog
+			wd.max = 5 * time.Second
+			wd.arm(tcancel)
+			wds.add(&wd)
+			defer wd.close()
 			fPlain, fTimed, fPerCall := plain.NewFunctionFromProto(proto), timed.NewFunctionFromProto(proto), perCall.NewFunctionFromProto(proto)
+			fTicked := ticked.NewFunctionFromProto(proto)
 			const batch = 50
-			var dPlain, dTimed, dPerCall int64
+			var dPlain, dTimed, dPerCall, dTicked int64
 			for b.Loop() {
 				t0 := cpu()
 				for range batch {
@@ -150,14 +164,23 @@ func BenchmarkWatchdogInterleaved(b *testing.B) {
 					cc()
 				}
 				t3 := cpu()
+				for range batch {
+					wd.begin()
+					ticked.Push(fTicked)
+					_ = ticked.PCall(0, 0, nil)
+					wd.end()
+				}
+				t4 := cpu()
 				dPlain += t1 - t0
 				dTimed += t2 - t1
 				dPerCall += t3 - t2
+				dTicked += t4 - t3
 			}
 			n := float64(b.N * batch)
 			b.ReportMetric(float64(dPlain)/n, "cpu-ns-none")
 			b.ReportMetric(float64(dTimed)/n, "cpu-ns-statectx")
 			b.ReportMetric(float64(dPerCall)/n, "cpu-ns-percall")
+			b.ReportMetric(float64(dTicked)/n, "cpu-ns-ticker")
 		})
 	}
 }
@@ -374,4 +397,50 @@ func BenchmarkSandboxInterleaved(b *testing.B) {
 	n := float64(b.N * batch)
 	b.ReportMetric(float64(d[0])/n, "cpu-ns-sandbox")
 	b.ReportMetric(float64(d[1])/n, "cpu-ns-on")
+}
+
+// BenchmarkAuthPDK is one request of bench scenario 2 through Run with the
+// real PDK: the access function of bench/configs/auth.yml.tmpl (the chunk
+// reruns per request) and its header_filter, on one lease.
+func BenchmarkAuthPDK(b *testing.B) {
+	p := testPlugin(b, PreFunction, "p", map[string]any{
+		"access": []any{`local auth = kong.request.get_header("Authorization")
+if not auth or auth:sub(1, 7) ~= "Bearer " then
+  return kong.response.exit(401, { message = "Unauthorized" })
+end
+if auth:sub(8) ~= "secret-token-123" then
+  return kong.response.exit(401, { message = "Unauthorized" })
+end
+kong.service.request.set_header("X-Consumer-ID", "user-123")
+kong.service.request.set_header("X-Consumer-Role", "admin")
+`},
+		"header_filter": []any{`kong.response.set_header("X-Bench-Filter", "on")`},
+	})
+	set, err := NewSet(&declarative.Config{Plugins: []*declarative.Plugin{p}}, Settings{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer set.Close()
+	h := set.Handler(p)
+	ex := newEx().AddHeader("Authorization", "Bearer secret-token-123")
+	b.ReportAllocs()
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	start := threadCPU()
+	for b.Loop() {
+		ex.UpHeaders = ex.UpHeaders[:1]
+		ex.RespHeaders = ex.RespHeaders[:0]
+		var lease *Lease
+		if err := h.Run(lualib.PhaseAccess, ex, &lease); err != nil {
+			b.Fatal(err)
+		}
+		if err := h.Run(lualib.PhaseHeaderFilter, ex, &lease); err != nil {
+			b.Fatal(err)
+		}
+		lease.Release()
+	}
+	reportCPU(b, start)
+	if v, _ := ex.UpstreamHeader("X-Consumer-Role"); v != "admin" || len(ex.RespHeaders) != 1 {
+		b.Fatalf("X-Consumer-Role = %q, response headers %v", v, ex.RespHeaders)
+	}
 }

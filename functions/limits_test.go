@@ -1,6 +1,7 @@
 package functions
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -227,4 +228,83 @@ func TestWatchdogHeapCheck(t *testing.T) {
 			}
 		})
 	}
+}
+
+// waitTickerStopped waits until the set's watchdog ticker has stopped.
+func waitTickerStopped(t *testing.T, set *Set) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for set.wds.active.Load() {
+		if time.Now().After(deadline) {
+			t.Fatal("the watchdog ticker still runs")
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// The watchdog ticker runs only while calls do: it stops once the set is
+// closed and no call runs, and a call made later on a state still leased
+// (a request in flight across a reload) starts it again and is bounded.
+func TestWatchdogTickerRestarts(t *testing.T) {
+	good := testPlugin(t, PreFunction, "good", access(`kong.service.request.set_header("X-Out", "fine")`))
+	bad := testPlugin(t, PostFunction, "bad", access("while true do end"))
+	set := testSet(t, Settings{MaxExecutionTime: 30 * time.Millisecond}, newFakeVM(), good, bad)
+	ex := newEx()
+	var lease *Lease
+	if err := set.Handler(good).Run(lualib.PhaseAccess, ex, &lease); err != nil {
+		t.Fatal(err)
+	}
+	if !set.wds.active.Load() {
+		t.Fatal("a call did not start the ticker")
+	}
+	set.Close()
+	waitTickerStopped(t, set)
+
+	start := time.Now()
+	err := set.Handler(bad).Run(lualib.PhaseAccess, ex, &lease)
+	var re *RuntimeError
+	if !errors.As(err, &re) || !re.Timeout {
+		t.Fatalf("error = %v, want a timeout", err)
+	}
+	if elapsed := time.Since(start); elapsed < 30*time.Millisecond || elapsed > 5*time.Second {
+		t.Errorf("stopped after %v (limit 30ms, tick 10ms)", elapsed)
+	}
+	lease.Release()
+	waitTickerStopped(t, set)
+	if n := len(set.wds.list); n != 0 {
+		t.Errorf("%d closed states still watched", n)
+	}
+}
+
+// A call that ends while the ticker stops it: either the call is reported
+// stopped (and its state discarded) or it is not, never a later call.
+func TestWatchdogStopRace(t *testing.T) {
+	wds := newWatchdogs(time.Hour)
+	var w watchdog
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	w.arm(cancel)
+	wds.add(&w)
+	w.begin()
+	s := w.call.Load()
+	w.stop(s, stopTimeout, 0)
+	if why := w.end(); why != stopTimeout || ctx.Err() == nil {
+		t.Fatalf("end() = %d, context error %v; want stopTimeout and a cancelled context", why, ctx.Err())
+	}
+	// stopping a call that has ended does nothing to the next one
+	ctx2, cancel2 := context.WithCancel(context.Background())
+	defer cancel2()
+	w.arm(cancel2)
+	w.begin()
+	w.stop(s, stopTimeout, 0)
+	if why := w.end(); why != stopNone || ctx2.Err() != nil {
+		t.Fatalf("a stale stop hit the next call: end() = %d, context error %v", why, ctx2.Err())
+	}
+	w.stop(w.call.Load(), stopTimeout, 0) // between calls
+	if ctx2.Err() != nil {
+		t.Fatal("a stop between calls cancelled the context")
+	}
+	w.close()
+	wds.close()
+	waitTickerStopped(t, &Set{wds: wds})
 }

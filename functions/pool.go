@@ -65,14 +65,15 @@ func (s *Set) newState() (st *state, err error) {
 		st.wd.maxGrowth = uint64(s.settings.MaxCallMemory)
 	}
 	st.arm()
+	s.wds.add(&st.wd)
 	st.lease = Lease{set: s, st: st}
 	return st, nil
 }
 
 // arm gives the state a fresh context and arms the watchdog with it. The
 // context is created once per state (and again only after the watchdog
-// fired) and cancelled only by the watchdog; each call just starts and
-// stops the watchdog's timer.
+// fired) and cancelled only by the watchdog; each call just stores its
+// start time for the set's watchdog ticker and clears it.
 // gopher-lua can only be interrupted through a context, which costs a
 // channel poll per instruction whatever the context is;
 // BenchmarkWatchdogInterleaved compares this with no limit and with a
