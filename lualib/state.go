@@ -61,6 +61,7 @@ type pdk struct {
 	jsonKVs   []cjKV      // encodeJSONScratch's object keys
 	exitLines [][2]string // exitArgs' header lines
 
+	io        *ioState          // resty.redis/resty.http connections of the request (redis.go), lazily
 	exitPanic func(*lua.LState) // p.panicExit, bound once (raiseExit)
 	exitErr   *lua.ApiError     // what panicExit raises, built once
 	prevPanic func(*lua.LState) // L.Panic while an exit unwinds
