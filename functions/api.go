@@ -30,6 +30,9 @@ type Settings struct {
 	// checked every 10ms of the call (default 256 MiB; negative: no check).
 	// Single builtin calls are bounded by State.MaxStringSize instead.
 	MaxCallMemory int64
+	// Recycler, when set, hands states from retired sets to new ones
+	// (recycle.go); nil: every set builds its own.
+	Recycler *Recycler
 }
 
 // Defaults applied by NewSet.
@@ -157,7 +160,7 @@ func (s *Set) Close() {
 	s.mu.Unlock()
 	s.wds.close()
 	for _, st := range idle {
-		st.close()
+		s.retire(st)
 	}
 }
 

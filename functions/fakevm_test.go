@@ -22,6 +22,27 @@ type fakeVM struct {
 	sentinel *lua.LUserData
 	unbinds  int
 	luaPath  string // folder added to package.path (modules outside the PDK)
+	created  []*lua.LState
+}
+
+// states reports how many states were built; closed how many of them are
+// closed.
+func (f *fakeVM) states() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.created)
+}
+
+func (f *fakeVM) closed() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, L := range f.created {
+		if L.IsClosed() {
+			n++
+		}
+	}
+	return n
 }
 
 func newFakeVM() *fakeVM {
@@ -86,6 +107,9 @@ func (f *fakeVM) newState(opts lualib.StateOptions) *lua.LState {
 		RegistrySize:    opts.RegistrySize,
 		RegistryMaxSize: opts.RegistryMaxSize,
 	})
+	f.mu.Lock()
+	f.created = append(f.created, L)
+	f.mu.Unlock()
 	fn := func(g lua.LGFunction) *lua.LFunction { return L.NewFunction(g) }
 	tbl := func(fields map[string]lua.LValue) *lua.LTable {
 		t := L.NewTable()

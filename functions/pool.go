@@ -45,19 +45,23 @@ func (s *Set) newState() (st *state, err error) {
 	s.created++
 	s.mu.Unlock()
 
-	opts := s.settings.State
-	opts.WorkerPID = pid
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("functions: preparing a Lua state: %v", r)
-		}
-	}()
-	L := s.vm.newState(opts)
+	b, ok := s.settings.Recycler.take()
+	if !ok {
+		opts := s.settings.State
+		opts.WorkerPID = pid
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("functions: preparing a Lua state: %v", r)
+			}
+		}()
+		L := s.vm.newState(opts)
+		b = recycled{L: L, sandbox: newSandbox(L, s.settings.UntrustedLua, s.settings.SandboxRequires, s.settings.SandboxEnvironment)}
+	}
 	st = &state{
-		L:       L,
+		L:       b.L,
 		slots:   make([]slot, s.nslots),
 		confs:   make([]*lua.LTable, s.nconfs),
-		sandbox: newSandbox(L, s.settings.UntrustedLua, s.settings.SandboxRequires, s.settings.SandboxEnvironment),
+		sandbox: b.sandbox,
 		max:     s.settings.MaxExecutionTime,
 	}
 	st.wd.max = s.settings.MaxExecutionTime
@@ -130,6 +134,19 @@ func (s *Set) release(st *state) {
 			return
 		}
 		s.mu.Unlock()
+	}
+	s.retire(st)
+}
+
+// retire takes a state out of the set: to the recycler when there is one
+// and the state is sound, else closed.
+func (s *Set) retire(st *state) {
+	if !st.broken && s.settings.Recycler != nil {
+		st.wd.close()
+		st.cancel() // the next set gives L a context of its own (arm)
+		if s.settings.Recycler.put(recycled{L: st.L, sandbox: st.sandbox}) {
+			return
+		}
 	}
 	st.close()
 }

@@ -161,6 +161,7 @@ func DryRun(cfg *declarative.Config, settings Settings, in DryRunRequest) (*DryR
 				return errDryRunNetwork("resty." + kind)
 			}
 			fs.MaxIdleStates = 1
+			fs.Recycler = nil // states with the dry run's network refusal stay its own
 			s, err := functions.NewSet(cfg, fs)
 			if err != nil {
 				return nil, err

@@ -68,6 +68,7 @@ func functionsSettings(s Settings, rt *Runtime) functions.Settings {
 	if rt != nil {
 		fs.Logger = rt.logger
 		fs.State = rt.stateOptions()
+		fs.Recycler = rt.luaStates
 	}
 	return fs
 }

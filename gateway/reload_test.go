@@ -636,3 +636,40 @@ func BenchmarkWriteConfig(b *testing.B) {
 		}
 	}
 }
+
+// A reload hands the retired snapshot's Lua states to the new one instead
+// of building them again; the functions that run are the new config's.
+func TestReloadRecyclesLuaStates(t *testing.T) {
+	fg := startFileGatewayWatch(t, versionYAML("A"), nil, false)
+	rc := fg.g.rt.luaStates
+	// reload to v and wait until the snapshot it replaced has retired
+	reload := func(v string) {
+		t.Helper()
+		old := fg.g.Current()
+		writeFile(t, fg.path, versionYAML(v))
+		if err := fg.g.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		if got := fg.version(t); got != v {
+			t.Fatalf("version = %q, want %q (a recycled state ran an old function?)", got, v)
+		}
+		select {
+		case <-old.Done():
+		case <-time.After(5 * time.Second):
+			t.Fatal("the replaced snapshot did not retire")
+		}
+	}
+	if v := fg.version(t); v != "A" {
+		t.Fatalf("version = %q, want A", v)
+	}
+	reload("B")
+	n := rc.Idle() // A's states
+	if n < 1 {
+		t.Fatalf("no state kept from the retired snapshot")
+	}
+	// C's set takes one of them when it is built; B's one state returns
+	reload("C")
+	if got := rc.Idle(); got != n {
+		t.Errorf("%d states idle after the next reload, want %d (one taken, one returned)", got, n)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 
 	"luagate/declarative"
+	"luagate/functions"
 	"luagate/gateway/balancer"
 	"luagate/gateway/metrics"
 	"luagate/lualib"
@@ -40,6 +41,9 @@ type Runtime struct {
 	// balancers holds the upstream balancers and target health across
 	// reloads (gateway/balancer; balance.go).
 	balancers *balancer.Registry
+	// luaStates hands the Lua states of a retired snapshot's function set
+	// to the next one: a reload does not rebuild them (functions/recycle.go).
+	luaStates *functions.Recycler
 
 	regOnce sync.Once
 	reg     declarative.Registry
@@ -68,16 +72,17 @@ func NewRuntime(s Settings, logger *slog.Logger) (*Runtime, error) {
 	lvl, _ := parseLevel(s.LogLevel)
 	host, _ := os.Hostname()
 	rt := &Runtime{
-		settings: s,
-		logger:   logger,
-		level:    lvl,
-		pool:     newClientPool(s.UpstreamKeepaliveIdleTimeout),
-		ids:      newIDGen(),
-		trusted:  trusted,
-		flags:    flags,
-		dictSize: sharedDictSizes(s.LuaSharedDicts),
-		nodeID:   newUUID(),
-		hostname: host,
+		settings:  s,
+		logger:    logger,
+		level:     lvl,
+		pool:      newClientPool(s.UpstreamKeepaliveIdleTimeout),
+		luaStates: functions.NewRecycler(0),
+		ids:       newIDGen(),
+		trusted:   trusted,
+		flags:     flags,
+		dictSize:  sharedDictSizes(s.LuaSharedDicts),
+		nodeID:    newUUID(),
+		hostname:  host,
 	}
 	rt.shared = lualib.NewSharedDicts(rt.dictSize)
 	if s.RealIPHeader != "proxy_protocol" {

@@ -122,6 +122,7 @@ func (g *Gateway) Run(ctx context.Context) error {
 			g.logger.Warn("shutdown: requests still running after the grace period")
 		}
 	}
+	g.rt.luaStates.Close()
 	return runErr
 }
 
