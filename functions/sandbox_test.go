@@ -81,6 +81,9 @@ func TestSandboxBehaviour(t *testing.T) {
 			[]string{`error: [string "require "os""]:1: require 'os' not allowed within sandbox`}},
 		{"require debug is refused", Settings{}, []string{`local d = require("debug")`},
 			[]string{`error: [string "local d = require("debug")"]:1: require 'debug' not allowed within sandbox`}},
+		{"require gives the same protected module every time", Settings{},
+			[]string{out(`require("cjson") == require("cjson")`) + "\n" + out(`pcall(function() require("cjson").name = nil end)`) +
+				"\n" + out(`require("cjson").name`)}, []string{"true", "false", "cjson"}},
 		{"require an unlisted module is refused", Settings{}, []string{`require "mymod"`},
 			[]string{`error: [string "require "mymod""]:1: require 'mymod' not allowed within sandbox`}},
 		{"untrusted_lua_sandbox_requires adds modules", Settings{SandboxRequires: []string{"mymod"}},
