@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -26,7 +27,8 @@ const lintUsage = `Usage: luagate lint FILE [--format text|json]
 
 Warnings 'config parse' does not give, for a file that parses:
   - kong.* names the PDK does not have (misspelt or unknown functions), found
-    by reading the Lua code of every function (inline or .lua file)
+    by reading the Lua code of every function (inline or .lua file), also
+    through a local alias (local req = kong.request; req.get_heade(...))
   - routes that can never match: every request they accept is taken by a
     route the router tries first
   - paths that look like regexes but lack the "~" prefix in a 3.0 file (they
@@ -324,11 +326,13 @@ type kongUse struct {
 }
 
 // kongUses finds every maximal kong.x.y chain of constant keys (method
-// calls included: kong.log:info is kong.log.info). A local named kong
-// hides the global from there on; such chunks are skipped.
+// calls included: kong.log:info is kong.log.info), also through a local
+// alias (local req = kong.service.request; req.set_heder(...)). A local
+// named kong hides the global from there on; such chunks are skipped.
 func kongUses(chunk []ast.Stmt) []kongUse {
 	var out []kongUse
 	shadowed := false
+	aliases := kongAliases(chunk)
 	var visit func(v reflect.Value)
 	visit = func(v reflect.Value) {
 		if shadowed || !v.IsValid() {
@@ -357,7 +361,7 @@ func kongUses(chunk []ast.Stmt) []kongUse {
 					}
 				}
 			case *ast.AttrGetExpr:
-				if name, ok := kongChain(n); ok {
+				if name, ok := kongChainExpr(n, aliases); ok {
 					out = append(out, kongUse{name, n.Line()})
 					// the keys may hold expressions of their own
 					for e := ast.Expr(n); ; {
@@ -374,7 +378,7 @@ func kongUses(chunk []ast.Stmt) []kongUse {
 				}
 			case *ast.FuncCallExpr:
 				if n.Receiver != nil && n.Method != "" {
-					if name, ok := kongChainExpr(n.Receiver); ok {
+					if name, ok := kongChainExpr(n.Receiver, aliases); ok {
 						out = append(out, kongUse{name + "." + n.Method, n.Line()})
 						for _, a := range n.Args {
 							visit(reflect.ValueOf(a))
@@ -400,13 +404,10 @@ func kongUses(chunk []ast.Stmt) []kongUse {
 	return out
 }
 
-// kongChain renders kong.a.b for an attribute chain rooted at the global
-// kong, up to the first non-constant key.
-func kongChain(e *ast.AttrGetExpr) (string, bool) {
-	return kongChainExpr(e)
-}
-
-func kongChainExpr(e ast.Expr) (string, bool) {
+// kongChainExpr renders kong.a.b for an attribute chain rooted at the
+// global kong, or at a local alias of a kong chain, up to the first
+// non-constant key.
+func kongChainExpr(e ast.Expr, aliases map[string]string) (string, bool) {
 	var keys []string
 	for {
 		switch x := e.(type) {
@@ -420,14 +421,116 @@ func kongChainExpr(e ast.Expr) (string, bool) {
 			e = x.Object
 			continue
 		case *ast.IdentExpr:
+			root := "kong"
 			if x.Value != "kong" {
-				return "", false
+				if root = aliases[x.Value]; root == "" {
+					return "", false
+				}
 			}
-			parts := []string{"kong"}
+			parts := []string{root}
 			for i := len(keys) - 1; i >= 0; i-- {
 				parts = append(parts, keys[i])
 			}
 			return strings.Join(parts, "."), true
+		}
+		return "", false
+	}
+}
+
+// kongAliases finds the locals that name a kong chain of constant keys
+// (local resp = kong.response) and keep it: a name bound once in the chunk
+// (as a local, parameter, loop variable or local function) and never
+// assigned. Anything less certain is not followed, so an alias never
+// makes lint report a name the code does not use.
+func kongAliases(chunk []ast.Stmt) map[string]string {
+	bound := map[string]int{}
+	assigned := map[string]bool{}
+	candidates := map[string]string{}
+	var visit func(v reflect.Value)
+	visit = func(v reflect.Value) {
+		if !v.IsValid() {
+			return
+		}
+		switch v.Kind() {
+		case reflect.Interface, reflect.Pointer:
+			if v.IsNil() {
+				return
+			}
+			if v.Kind() == reflect.Pointer {
+				switch n := v.Interface().(type) {
+				case *ast.LocalAssignStmt:
+					for i, name := range n.Names {
+						bound[name]++
+						if i < len(n.Exprs) {
+							if chain, ok := constKongChain(n.Exprs[i]); ok {
+								candidates[name] = chain
+							}
+						}
+					}
+				case *ast.ParList:
+					for _, name := range n.Names {
+						bound[name]++
+					}
+				case *ast.NumberForStmt:
+					bound[n.Name]++
+				case *ast.GenericForStmt:
+					for _, name := range n.Names {
+						bound[name]++
+					}
+				case *ast.AssignStmt:
+					for _, lhs := range n.Lhs {
+						if id, ok := lhs.(*ast.IdentExpr); ok {
+							assigned[id.Value] = true
+						}
+					}
+				case *ast.FuncName:
+					if id, ok := n.Func.(*ast.IdentExpr); ok {
+						assigned[id.Value] = true
+					}
+				}
+			}
+			visit(v.Elem())
+		case reflect.Slice:
+			for i := 0; i < v.Len(); i++ {
+				visit(v.Index(i))
+			}
+		case reflect.Struct:
+			for i := 0; i < v.NumField(); i++ {
+				if v.Type().Field(i).IsExported() {
+					visit(v.Field(i))
+				}
+			}
+		}
+	}
+	visit(reflect.ValueOf(chunk))
+	aliases := map[string]string{}
+	for name, chain := range candidates {
+		if name != "kong" && bound[name] == 1 && !assigned[name] {
+			aliases[name] = chain
+		}
+	}
+	return aliases
+}
+
+// constKongChain is kong.a.b when e is that chain with constant keys only.
+func constKongChain(e ast.Expr) (string, bool) {
+	var keys []string
+	for {
+		switch x := e.(type) {
+		case *ast.AttrGetExpr:
+			s, ok := x.Key.(*ast.StringExpr)
+			if !ok {
+				return "", false
+			}
+			keys = append(keys, s.Value)
+			e = x.Object
+			continue
+		case *ast.IdentExpr:
+			if x.Value != "kong" || len(keys) == 0 {
+				return "", false
+			}
+			slices.Reverse(keys)
+			return "kong." + strings.Join(keys, "."), true
 		}
 		return "", false
 	}
