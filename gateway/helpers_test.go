@@ -164,8 +164,9 @@ func startGateway(t testing.TB, cfg *declarative.Config, s Settings, lf luaFacto
 	return startGatewayWith(t, g)
 }
 
-// startGatewayWith runs g until the test ends.
-func startGatewayWith(t testing.TB, g *Gateway) *testGateway {
+// runUntilCleanup runs g until the test ends; a Run that does not return
+// after cancel fails the test with every goroutine's stack.
+func runUntilCleanup(t testing.TB, g *Gateway) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -185,6 +186,12 @@ func startGatewayWith(t testing.TB, g *Gateway) *testGateway {
 			t.Errorf("Run did not return after cancel; goroutines:\n%s", buf.String())
 		}
 	})
+}
+
+// startGatewayWith runs g until the test ends.
+func startGatewayWith(t testing.TB, g *Gateway) *testGateway {
+	t.Helper()
+	runUntilCleanup(t, g)
 	tg := &testGateway{
 		g:     g,
 		proxy: g.Addrs("proxy")[0],

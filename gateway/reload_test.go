@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -91,24 +89,7 @@ func startFileGatewayWatch(t testing.TB, text string, mod func(*Settings), watch
 	if err := g.LoadFile(path); err != nil {
 		t.Fatalf("LoadFile: %v", err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- g.Run(ctx) }()
-	select {
-	case <-g.Started():
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(15 * time.Second):
-			var buf bytes.Buffer
-			pprof.Lookup("goroutine").WriteTo(&buf, 1)
-			t.Errorf("Run did not return after cancel; goroutines:\n%s", buf.String())
-		}
-	})
+	runUntilCleanup(t, g)
 	tg := &testGateway{
 		g: g, proxy: g.Addrs("proxy")[0], status: g.Addrs("status")[0], admin: g.Addrs("admin")[0],
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 20 * time.Second},
