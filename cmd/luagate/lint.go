@@ -333,75 +333,75 @@ func kongUses(chunk []ast.Stmt) []kongUse {
 	var out []kongUse
 	shadowed := false
 	aliases := kongAliases(chunk)
-	var visit func(v reflect.Value)
-	visit = func(v reflect.Value) {
-		if shadowed || !v.IsValid() {
-			return
+	var visit func(node any) bool
+	visit = func(node any) bool {
+		if shadowed {
+			return false
 		}
-		switch v.Kind() {
-		case reflect.Interface:
-			if !v.IsNil() {
-				visit(v.Elem())
+		switch n := node.(type) {
+		case *ast.LocalAssignStmt:
+			if slices.Contains(n.Names, "kong") {
+				shadowed = true
 			}
-			return
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				visit(v.Index(i))
-			}
-			return
-		case reflect.Pointer:
-			if v.IsNil() {
-				return
-			}
-			switch n := v.Interface().(type) {
-			case *ast.LocalAssignStmt:
-				for _, name := range n.Names {
-					if name == "kong" {
-						shadowed = true
+		case *ast.AttrGetExpr:
+			if name, ok := kongChainExpr(n, aliases); ok {
+				out = append(out, kongUse{name, n.Line()})
+				// the keys may hold expressions of their own
+				for e := ast.Expr(n); ; {
+					a, ok := e.(*ast.AttrGetExpr)
+					if !ok {
+						break
 					}
-				}
-			case *ast.AttrGetExpr:
-				if name, ok := kongChainExpr(n, aliases); ok {
-					out = append(out, kongUse{name, n.Line()})
-					// the keys may hold expressions of their own
-					for e := ast.Expr(n); ; {
-						a, ok := e.(*ast.AttrGetExpr)
-						if !ok {
-							break
-						}
-						if _, isStr := a.Key.(*ast.StringExpr); !isStr {
-							visit(reflect.ValueOf(a.Key))
-						}
-						e = a.Object
+					if _, isStr := a.Key.(*ast.StringExpr); !isStr {
+						walkAST(reflect.ValueOf(a.Key), visit)
 					}
-					return
+					e = a.Object
 				}
-			case *ast.FuncCallExpr:
-				if n.Receiver != nil && n.Method != "" {
-					if name, ok := kongChainExpr(n.Receiver, aliases); ok {
-						out = append(out, kongUse{name + "." + n.Method, n.Line()})
-						for _, a := range n.Args {
-							visit(reflect.ValueOf(a))
-						}
-						return
-					}
-				}
+				return false
 			}
-			visit(v.Elem())
-			return
-		case reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					visit(v.Field(i))
+		case *ast.FuncCallExpr:
+			if n.Receiver != nil && n.Method != "" {
+				if name, ok := kongChainExpr(n.Receiver, aliases); ok {
+					out = append(out, kongUse{name + "." + n.Method, n.Line()})
+					for _, a := range n.Args {
+						walkAST(reflect.ValueOf(a), visit)
+					}
+					return false
 				}
 			}
 		}
+		return true
 	}
-	visit(reflect.ValueOf(chunk))
+	walkAST(reflect.ValueOf(chunk), visit)
 	if shadowed {
 		return nil
 	}
 	return out
+}
+
+// walkAST calls visit for every node (non-nil pointer) under v, parents
+// before children; visit returns false to skip a node's children.
+func walkAST(v reflect.Value, visit func(node any) bool) {
+	switch v.Kind() {
+	case reflect.Interface:
+		if !v.IsNil() {
+			walkAST(v.Elem(), visit)
+		}
+	case reflect.Slice:
+		for i := range v.Len() {
+			walkAST(v.Index(i), visit)
+		}
+	case reflect.Pointer:
+		if !v.IsNil() && visit(v.Interface()) {
+			walkAST(v.Elem(), visit)
+		}
+	case reflect.Struct:
+		for i := range v.NumField() {
+			if v.Type().Field(i).IsExported() {
+				walkAST(v.Field(i), visit)
+			}
+		}
+	}
 }
 
 // kongChainExpr renders kong.a.b for an attribute chain rooted at the
@@ -446,63 +446,40 @@ func kongAliases(chunk []ast.Stmt) map[string]string {
 	bound := map[string]int{}
 	assigned := map[string]bool{}
 	candidates := map[string]string{}
-	var visit func(v reflect.Value)
-	visit = func(v reflect.Value) {
-		if !v.IsValid() {
-			return
-		}
-		switch v.Kind() {
-		case reflect.Interface, reflect.Pointer:
-			if v.IsNil() {
-				return
-			}
-			if v.Kind() == reflect.Pointer {
-				switch n := v.Interface().(type) {
-				case *ast.LocalAssignStmt:
-					for i, name := range n.Names {
-						bound[name]++
-						if i < len(n.Exprs) {
-							if chain, ok := constKongChain(n.Exprs[i]); ok {
-								candidates[name] = chain
-							}
-						}
-					}
-				case *ast.ParList:
-					for _, name := range n.Names {
-						bound[name]++
-					}
-				case *ast.NumberForStmt:
-					bound[n.Name]++
-				case *ast.GenericForStmt:
-					for _, name := range n.Names {
-						bound[name]++
-					}
-				case *ast.AssignStmt:
-					for _, lhs := range n.Lhs {
-						if id, ok := lhs.(*ast.IdentExpr); ok {
-							assigned[id.Value] = true
-						}
-					}
-				case *ast.FuncName:
-					if id, ok := n.Func.(*ast.IdentExpr); ok {
-						assigned[id.Value] = true
+	walkAST(reflect.ValueOf(chunk), func(node any) bool {
+		switch n := node.(type) {
+		case *ast.LocalAssignStmt:
+			for i, name := range n.Names {
+				bound[name]++
+				if i < len(n.Exprs) {
+					if chain, ok := constKongChain(n.Exprs[i]); ok {
+						candidates[name] = chain
 					}
 				}
 			}
-			visit(v.Elem())
-		case reflect.Slice:
-			for i := 0; i < v.Len(); i++ {
-				visit(v.Index(i))
+		case *ast.ParList:
+			for _, name := range n.Names {
+				bound[name]++
 			}
-		case reflect.Struct:
-			for i := 0; i < v.NumField(); i++ {
-				if v.Type().Field(i).IsExported() {
-					visit(v.Field(i))
+		case *ast.NumberForStmt:
+			bound[n.Name]++
+		case *ast.GenericForStmt:
+			for _, name := range n.Names {
+				bound[name]++
+			}
+		case *ast.AssignStmt:
+			for _, lhs := range n.Lhs {
+				if id, ok := lhs.(*ast.IdentExpr); ok {
+					assigned[id.Value] = true
 				}
 			}
+		case *ast.FuncName:
+			if id, ok := n.Func.(*ast.IdentExpr); ok {
+				assigned[id.Value] = true
+			}
 		}
-	}
-	visit(reflect.ValueOf(chunk))
+		return true
+	})
 	aliases := map[string]string{}
 	for name, chain := range candidates {
 		if name != "kong" && bound[name] == 1 && !assigned[name] {
