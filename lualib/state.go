@@ -68,15 +68,8 @@ type pdk struct {
 }
 
 func pdkOf(L *lua.LState) *pdk {
-	if ud, ok := L.G.Registry.RawGetInt(registrySlot).(*lua.LUserData); ok {
-		if p, ok := ud.Value.(*pdk); ok {
-			return p
-		}
-	}
-	if ud, ok := L.G.Registry.RawGetString(registryKey).(*lua.LUserData); ok {
-		if p, ok := ud.Value.(*pdk); ok {
-			return p
-		}
+	if p := pdkIfAny(L); p != nil {
+		return p
 	}
 	panic("lualib: state was not created by lualib.NewState")
 }
